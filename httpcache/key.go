@@ -1,0 +1,226 @@
+package httpcache
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/redact"
+)
+
+// processSalt keys the credential fingerprints of this process. It is set
+// once when the package is initialised and only read afterwards, so the
+// fingerprint of a credential cannot be computed (or reversed by guessing)
+// outside the process and keys are stable for the process's lifetime.
+var processSalt = newSalt()
+
+func newSalt() [32]byte {
+	var s [32]byte
+	rand.Read(s[:]) // never fails (crypto/rand documents it panics instead)
+	return s
+}
+
+// Cacheable reports whether req may be answered from the cache or stored
+// in it: a GET or HEAD without a body, without a Range header and without
+// "Cache-Control: no-store".
+func Cacheable(req *http.Request) bool {
+	if req == nil || req.URL == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != "") {
+		return false
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		return false
+	}
+	if _, ok := req.Header["Range"]; ok {
+		return false
+	}
+	return !hasDirective(req.Header, "no-store")
+}
+
+// Key returns the cache and coalescing key of req: the method, the
+// canonical URL, the values of the vary headers, and a fingerprint of the
+// request's credentials.
+//
+// The canonical URL has its scheme and host lower-cased, the scheme's
+// default port dropped, an empty path written "/", no fragment, no user
+// info, and its query parameters decoded, sorted by name then value and
+// re-encoded. The Host header is included when it differs from the URL's
+// host.
+//
+// Credentials are the user info of the URL, every header that
+// internal/redact treats as secret (Authorization, Proxy-Authorization,
+// Cookie, X-Api-Key, Api-Key, *-Key, *Token*, ...) and every query
+// parameter named like one (api_key, key, token, access_token, sig, ...).
+// They are removed from the URL part and replaced by a fingerprint: SHA-256
+// over a random per-process salt and the sorted names and values, truncated
+// to 128 bits. No credential value appears in a key, and two requests that
+// differ only in a credential get different keys. A vary header that is
+// itself a credential is covered by the fingerprint, not written out.
+//
+// Keys are deterministic within a process and differ between processes.
+func Key(req *http.Request, vary []string) string {
+	if req == nil || req.URL == nil {
+		return ""
+	}
+	var b strings.Builder
+	var creds []string // "h:name=value" / "q:name=value" / "u:userinfo"
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	b.WriteString(method)
+	b.WriteByte(' ')
+	creds = writeURL(&b, req.URL, creds)
+	if req.Host != "" && !strings.EqualFold(req.Host, req.URL.Host) {
+		b.WriteString("\nhost:")
+		b.WriteString(strings.ToLower(req.Host))
+	}
+	writeVary(&b, req.Header, vary)
+	for name, values := range req.Header {
+		if redact.IsSecretHeader(name) {
+			for _, v := range values {
+				creds = append(creds, "h:"+strings.ToLower(name)+"="+v)
+			}
+		}
+	}
+	if len(creds) > 0 {
+		b.WriteString("\ncred:")
+		b.WriteString(fingerprint(creds))
+	}
+	return b.String()
+}
+
+// writeURL writes the canonical form of u to b and returns creds with the
+// credentials found in u appended.
+func writeURL(b *strings.Builder, u *url.URL, creds []string) []string {
+	scheme := strings.ToLower(u.Scheme)
+	b.WriteString(scheme)
+	b.WriteString("://")
+	if u.User != nil {
+		creds = append(creds, "u:"+u.User.String())
+	}
+	host := strings.ToLower(u.Host)
+	if port := u.Port(); (port == "80" && scheme == "http") || (port == "443" && scheme == "https") {
+		host = host[:len(host)-len(port)-1]
+	}
+	b.WriteString(host)
+	if p := u.EscapedPath(); p != "" {
+		b.WriteString(p)
+	} else {
+		b.WriteByte('/')
+	}
+	if u.RawQuery == "" {
+		return creds
+	}
+	type param struct{ name, value string }
+	var params []param
+	for part := range strings.SplitSeq(u.RawQuery, "&") {
+		if part == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(part, "=")
+		name, value = unescape(name), unescape(value)
+		if redact.IsSecretParam(name) {
+			creds = append(creds, "q:"+name+"="+value)
+			continue
+		}
+		params = append(params, param{name, value})
+	}
+	slices.SortFunc(params, func(x, y param) int {
+		if c := strings.Compare(x.name, y.name); c != 0 {
+			return c
+		}
+		return strings.Compare(x.value, y.value)
+	})
+	for i, p := range params {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p.name))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(p.value))
+	}
+	return creds
+}
+
+// unescape decodes a query component, or returns it as is when it is not
+// valid percent-encoding.
+func unescape(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	if d, err := url.QueryUnescape(s); err == nil {
+		return d
+	}
+	return s
+}
+
+// writeVary writes the values of the named headers, by sorted canonical
+// name, skipping credentials and duplicates.
+func writeVary(b *strings.Builder, h http.Header, vary []string) {
+	if len(vary) == 0 {
+		return
+	}
+	names := make([]string, 0, len(vary))
+	for _, n := range vary {
+		if n = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(n)); n != "" && !redact.IsSecretHeader(n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, n := range names {
+		b.WriteString("\n")
+		b.WriteString(n)
+		b.WriteByte(':')
+		for i, v := range h[n] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Quote(v))
+		}
+	}
+}
+
+// fingerprint returns the salted hash of the sorted credentials, in hex.
+func fingerprint(creds []string) string {
+	slices.Sort(creds)
+	h := sha256.New()
+	h.Write(processSalt[:])
+	for _, c := range creds {
+		var n [8]byte
+		h.Write(strconv.AppendInt(n[:0], int64(len(c)), 10))
+		h.Write([]byte{':'})
+		h.Write([]byte(c))
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// hasDirective reports whether the Cache-Control header of h has the
+// directive name (lower case), ignoring case and any argument.
+func hasDirective(h http.Header, name string) bool {
+	_, ok := directive(h, name)
+	return ok
+}
+
+// directive returns the argument of the Cache-Control directive name (lower
+// case) in h, unquoted, and whether it is present.
+func directive(h http.Header, name string) (string, bool) {
+	for _, line := range h["Cache-Control"] {
+		for d := range strings.SplitSeq(line, ",") {
+			k, v, _ := strings.Cut(strings.TrimSpace(d), "=")
+			if strings.EqualFold(strings.TrimSpace(k), name) {
+				return strings.Trim(strings.TrimSpace(v), `"`), true
+			}
+		}
+	}
+	return "", false
+}
