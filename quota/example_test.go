@@ -1,0 +1,56 @@
+package quota_test
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sluicehq/sluice/quota"
+)
+
+// A GitHub response whose Date says the server is ten minutes behind the
+// local clock: the reset is still an hour ahead of local time.
+func ExampleParse() {
+	server := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	local := server.Add(10 * time.Minute)
+	resp := &http.Response{StatusCode: 200, Header: http.Header{
+		"Date":                  {server.Format(http.TimeFormat)},
+		"X-Ratelimit-Limit":     {"5000"},
+		"X-Ratelimit-Remaining": {"4999"},
+		"X-Ratelimit-Reset":     {fmt.Sprint(server.Add(time.Hour).Unix())},
+		"X-Ratelimit-Resource":  {"core"},
+	}}
+	s := quota.Parse(resp, local, quota.DialectAuto)
+	for _, o := range s.Observations {
+		fmt.Println(s.Dialect, o.Bucket, o.Unit, o.Limit, o.Remaining, o.Reset.Sub(local))
+	}
+	// Output: github github:core requests 5000 4999 1h0m0s
+}
+
+// An OpenAI 429 names two buckets; the wait is the Retry-After-less
+// "latest reset among exhausted buckets".
+func ExampleSignal_Wait() {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	resp := &http.Response{StatusCode: 429, Header: http.Header{
+		"X-Ratelimit-Limit-Requests":     {"60"},
+		"X-Ratelimit-Remaining-Requests": {"12"},
+		"X-Ratelimit-Reset-Requests":     {"48s"},
+		"X-Ratelimit-Limit-Tokens":       {"150000"},
+		"X-Ratelimit-Remaining-Tokens":   {"0"},
+		"X-Ratelimit-Reset-Tokens":       {"6m0s"},
+	}}
+	s := quota.Parse(resp, now, "")
+	d, ok := s.Wait(now)
+	fmt.Println(s.Throttled, d, ok)
+	// Output: true 6m0s true
+}
+
+func ExampleParseDialect() {
+	d, err := quota.ParseDialect("OpenAI")
+	fmt.Println(d, err)
+	_, err = quota.ParseDialect("openia")
+	fmt.Println(err)
+	// Output:
+	// openai <nil>
+	// quota: unknown dialect "openia" (want one of auto, none, retry-after, ietf, github, openai, anthropic, x, reddit, discord, shopify, azure, gitlab, generic)
+}
