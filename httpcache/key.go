@@ -68,7 +68,9 @@ func Key(req *http.Request, vary []string) string {
 		return ""
 	}
 	var b strings.Builder
-	var creds []string // "h:name=value" / "q:name=value" / "u:userinfo"
+	b.Grow(len(req.Method) + len(req.URL.Scheme) + len(req.URL.Host) + len(req.URL.Path) + len(req.URL.RawQuery) + 64)
+	var credBuf [8]cred
+	creds := credBuf[:0]
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
@@ -84,25 +86,32 @@ func Key(req *http.Request, vary []string) string {
 	for name, values := range req.Header {
 		if redact.IsSecretHeader(name) {
 			for _, v := range values {
-				creds = append(creds, "h:"+strings.ToLower(name)+"="+v)
+				creds = append(creds, cred{'h', name, v})
 			}
 		}
 	}
 	if len(creds) > 0 {
 		b.WriteString("\ncred:")
-		b.WriteString(fingerprint(creds))
+		writeFingerprint(&b, creds)
 	}
 	return b.String()
 }
 
+// cred is one credential: kind 'h' (header), 'q' (query parameter) or 'u'
+// (URL user info), its name and its value.
+type cred struct {
+	kind        byte
+	name, value string
+}
+
 // writeURL writes the canonical form of u to b and returns creds with the
 // credentials found in u appended.
-func writeURL(b *strings.Builder, u *url.URL, creds []string) []string {
+func writeURL(b *strings.Builder, u *url.URL, creds []cred) []cred {
 	scheme := strings.ToLower(u.Scheme)
 	b.WriteString(scheme)
 	b.WriteString("://")
 	if u.User != nil {
-		creds = append(creds, "u:"+u.User.String())
+		creds = append(creds, cred{'u', "", u.User.String()})
 	}
 	host := strings.ToLower(u.Host)
 	if port := u.Port(); (port == "80" && scheme == "http") || (port == "443" && scheme == "https") {
@@ -117,8 +126,8 @@ func writeURL(b *strings.Builder, u *url.URL, creds []string) []string {
 	if u.RawQuery == "" {
 		return creds
 	}
-	type param struct{ name, value string }
-	var params []param
+	var paramBuf [16]param
+	params := paramBuf[:0]
 	for part := range strings.SplitSeq(u.RawQuery, "&") {
 		if part == "" {
 			continue
@@ -126,17 +135,12 @@ func writeURL(b *strings.Builder, u *url.URL, creds []string) []string {
 		name, value, _ := strings.Cut(part, "=")
 		name, value = unescape(name), unescape(value)
 		if redact.IsSecretParam(name) {
-			creds = append(creds, "q:"+name+"="+value)
+			creds = append(creds, cred{'q', name, value})
 			continue
 		}
 		params = append(params, param{name, value})
 	}
-	slices.SortFunc(params, func(x, y param) int {
-		if c := strings.Compare(x.name, y.name); c != 0 {
-			return c
-		}
-		return strings.Compare(x.value, y.value)
-	})
+	slices.SortFunc(params, compareParams)
 	for i, p := range params {
 		if i == 0 {
 			b.WriteByte('?')
@@ -148,6 +152,15 @@ func writeURL(b *strings.Builder, u *url.URL, creds []string) []string {
 		b.WriteString(url.QueryEscape(p.value))
 	}
 	return creds
+}
+
+type param struct{ name, value string }
+
+func compareParams(x, y param) int {
+	if c := strings.Compare(x.name, y.name); c != 0 {
+		return c
+	}
+	return strings.Compare(x.value, y.value)
 }
 
 // unescape decodes a query component, or returns it as is when it is not
@@ -189,19 +202,56 @@ func writeVary(b *strings.Builder, h http.Header, vary []string) {
 	}
 }
 
-// fingerprint returns the salted hash of the sorted credentials, in hex.
-func fingerprint(creds []string) string {
-	slices.Sort(creds)
-	h := sha256.New()
-	h.Write(processSalt[:])
+// writeFingerprint writes the salted hash of the sorted credentials, in
+// hex, to b. Header names are compared case-insensitively.
+func writeFingerprint(b *strings.Builder, creds []cred) {
+	slices.SortFunc(creds, compareCreds)
+	var stack [512]byte
+	buf := append(stack[:0], processSalt[:]...)
 	for _, c := range creds {
-		var n [8]byte
-		h.Write(strconv.AppendInt(n[:0], int64(len(c)), 10))
-		h.Write([]byte{':'})
-		h.Write([]byte(c))
+		// Length-prefixed fields, so no two lists hash the same input.
+		buf = append(buf, c.kind)
+		buf = strconv.AppendInt(buf, int64(len(c.name)), 10)
+		buf = append(buf, ':')
+		for i := 0; i < len(c.name); i++ {
+			buf = append(buf, lower(c.name[i]))
+		}
+		buf = strconv.AppendInt(buf, int64(len(c.value)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, c.value...)
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	sum := sha256.Sum256(buf)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	b.Write(out[:])
+}
+
+// compareFold compares ASCII strings as if lower-cased.
+func compareFold(x, y string) int {
+	for i := 0; i < len(x) && i < len(y); i++ {
+		a, b := lower(x[i]), lower(y[i])
+		if a != b {
+			return int(a) - int(b)
+		}
+	}
+	return len(x) - len(y)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func compareCreds(x, y cred) int {
+	if x.kind != y.kind {
+		return int(x.kind) - int(y.kind)
+	}
+	if c := compareFold(x.name, y.name); c != 0 {
+		return c
+	}
+	return strings.Compare(x.value, y.value)
 }
 
 // hasDirective reports whether the Cache-Control header of h has the
