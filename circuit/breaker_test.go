@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // run reports outs to b, one Allow and done each, and fails t if a
@@ -443,5 +445,19 @@ func BenchmarkAllowOpen(b *testing.B) {
 		if _, err := br.Allow(); err == nil {
 			b.Fatal("allowed while open")
 		}
+	}
+}
+
+// BenchmarkGobreakerTwoStep is the bare gobreaker path, for the cost of
+// this layer beside it.
+func BenchmarkGobreakerTwoStep(b *testing.B) {
+	cb := gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{Name: "api", Interval: DefaultWindow, BucketPeriod: DefaultWindow / windowBuckets})
+	b.ReportAllocs()
+	for b.Loop() {
+		done, err := cb.Allow()
+		if err != nil {
+			b.Fatal(err)
+		}
+		done(nil)
 	}
 }
