@@ -118,7 +118,9 @@ func writeURL(b *strings.Builder, u *url.URL, creds []cred) []cred {
 		host = host[:len(host)-len(port)-1]
 	}
 	b.WriteString(host)
-	if p := u.EscapedPath(); p != "" {
+	if u.Opaque != "" {
+		b.WriteString(u.Opaque)
+	} else if p := u.EscapedPath(); p != "" {
 		b.WriteString(p)
 	} else {
 		b.WriteByte('/')

@@ -66,6 +66,7 @@ func TestKeyCanonical(t *testing.T) {
 		{"query encoding", newReq(t, "GET", "https://a.example/x?q=a%20b"), newReq(t, "GET", "https://a.example/x?q=a+b"), nil, true},
 		{"query value", newReq(t, "GET", "https://a.example/x?a=1"), newReq(t, "GET", "https://a.example/x?a=2"), nil, false},
 		{"fragment", newReq(t, "GET", "https://a.example/x#top"), newReq(t, "GET", "https://a.example/x"), nil, true},
+		{"opaque", &http.Request{Method: "GET", URL: &url.URL{Scheme: "https", Host: "a.example", Opaque: "//a.example/x"}}, &http.Request{Method: "GET", URL: &url.URL{Scheme: "https", Host: "a.example", Opaque: "//a.example/y"}}, nil, false},
 		{"path case", newReq(t, "GET", "https://a.example/X"), newReq(t, "GET", "https://a.example/x"), nil, false},
 		{"method", newReq(t, "HEAD", "https://a.example/x"), newReq(t, "GET", "https://a.example/x"), nil, false},
 		{"scheme", newReq(t, "GET", "http://a.example/x"), newReq(t, "GET", "https://a.example/x"), nil, false},
@@ -183,5 +184,21 @@ func BenchmarkKeyNoCredential(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = Key(req, nil)
+	}
+}
+
+func TestKeyManyCredentialsStable(t *testing.T) {
+	req := newReq(t, "GET", "https://a.example/x?token=t1&api_key=k1", "Authorization", "Bearer a", "X-Api-Key", "b", "Cookie", "c=1", "Private-Token", "d")
+	want := Key(req, nil)
+	for range 50 { // header map order varies between iterations
+		if got := Key(req, nil); got != want {
+			t.Fatalf("key changed: %q then %q", want, got)
+		}
+	}
+	// A header set under a non-canonical name is the same credential.
+	raw := newReq(t, "GET", "https://a.example/x?token=t1&api_key=k1", "Authorization", "Bearer a", "Cookie", "c=1", "Private-Token", "d")
+	raw.Header["x-api-key"] = []string{"b"}
+	if got := Key(raw, nil); got != want {
+		t.Errorf("non-canonical header name changed the key: %q vs %q", got, want)
 	}
 }
