@@ -1,0 +1,273 @@
+package redislimit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sluicehq/sluice/limit"
+)
+
+// server is a redis-server process of the test's own, on a free port.
+type server struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+}
+
+// startServer starts redis-server on a free loopback port, without
+// persistence, and waits until it answers. It skips the test when the
+// binary is missing (fails under SLUICE_REQUIRE_REDIS=1).
+func startServer(t *testing.T, port int) *server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("SLUICE_REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server not found")
+		}
+		t.Skip("redis-server not found: failure tests need a server they can stop")
+	}
+	if port == 0 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+	}
+	s := &server{t: t, port: port}
+	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no")
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.kill)
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
+	defer c.Close()
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return s
+		}
+		if i == 100 {
+			t.Fatalf("redis-server on %d does not answer: %v\n%s", port, err, s.out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a child process start-up: no event to wait on
+	}
+}
+
+func (s *server) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+
+// kill ends the server (SIGCONT first, in case it was stopped).
+func (s *server) kill() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+func (s *server) signal(sig syscall.Signal) {
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// client returns a client for s; ctxTimeouts selects ContextTimeoutEnabled.
+func (s *server) client(ctxTimeouts bool) *redis.Client {
+	c := redis.NewClient(&redis.Options{
+		Addr:                  s.addr(),
+		ContextTimeoutEnabled: ctxTimeouts,
+		MaxRetries:            -1,
+		DialTimeout:           100 * time.Millisecond,
+	})
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// stepClock is a local clock a test moves by hand (Redis keeps real time).
+type stepClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *stepClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// TestFailurePolicies kills Redis under a limiter, checks each policy's
+// decisions, the log lines and Stats, then restarts Redis on the same port
+// and checks that the limiter returns to it after the probe interval.
+func TestFailurePolicies(t *testing.T) {
+	tests := []struct {
+		policy      FailurePolicy
+		wantAllowed int // of 20 Allow calls while Redis is down
+		wantErr     error
+	}{
+		// 100/s burst 10 over 2 expected workers: a local burst of 5
+		{FailLocal, 5, nil},
+		{FailDeny, 0, ErrUnavailable},
+		{FailAllow, 20, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy.String(), func(t *testing.T) {
+			srv := startServer(t, 0)
+			var logs syncBuffer
+			clk := &stepClock{}
+			l, err := NewBucket(srv.client(true), "api", limit.PerSecond(100).WithBurst(10), Options{
+				OnFailure:       tt.policy,
+				ExpectedWorkers: 2,
+				Logger:          slog.New(slog.NewTextHandler(&logs, nil)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.clock = clk.Now
+			if tt.policy == FailLocal && l.fallback == nil {
+				t.Skip("no local fallback yet: limit.NewBucket has not landed")
+			}
+			ctx := context.Background()
+			if r, err := l.Allow(ctx, 1); err != nil || !r.Allowed {
+				t.Fatalf("with redis up: %+v, %v", r, err)
+			}
+			srv.kill()
+			allowed := 0
+			for i := range 20 {
+				start := time.Now()
+				r, err := l.Allow(ctx, 1)
+				if took := time.Since(start); took > l.opts.Timeout+100*time.Millisecond {
+					t.Errorf("Allow #%d took %v with redis down, timeout %v", i, took, l.opts.Timeout)
+				}
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Allow #%d error %v, want %v", i, err, tt.wantErr)
+				}
+				if r.Allowed {
+					allowed++
+				}
+			}
+			if allowed != tt.wantAllowed {
+				t.Errorf("%d of 20 allowed while down, want %d", allowed, tt.wantAllowed)
+			}
+			st := l.Stats()
+			if !st.Down || st.Outages != 1 || st.Fallbacks != 20 || st.Errors != 1 {
+				t.Errorf("stats while down %+v, want down, 1 outage, 20 fallbacks, 1 error (later calls wait for the probe)", st)
+			}
+			if n := strings.Count(logs.String(), "failure policy engaged"); n != 1 {
+				t.Errorf("engaged logged %d times, want once:\n%s", n, logs.String())
+			}
+
+			startServer(t, srv.port)
+			if _, err := l.Allow(ctx, 1); !errors.Is(err, tt.wantErr) || !l.Stats().Down {
+				t.Errorf("before the probe interval: %v, down %v; want the policy still", err, l.Stats().Down)
+			}
+			clk.Advance(DefaultProbeInterval)
+			if r, err := l.Allow(ctx, 1); err != nil || !r.Allowed {
+				t.Errorf("after the probe interval: %+v, %v; want allowed by redis", r, err)
+			}
+			if st := l.Stats(); st.Down || st.Outages != 1 {
+				t.Errorf("stats after recovery %+v", st)
+			}
+			if n := strings.Count(logs.String(), "redis answers again"); n != 1 {
+				t.Errorf("recovery logged %d times, want once:\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// TestHungRedis stops (SIGSTOP) the server while 16 goroutines make
+// decisions, with clients that do and do not honour context deadlines, and
+// checks that no call takes much longer than the timeout.
+func TestHungRedis(t *testing.T) {
+	for _, ctxTimeouts := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
+			srv := startServer(t, 0)
+			l, err := NewBucket(srv.client(ctxTimeouts), "api", limit.PerSecond(1000), Options{
+				OnFailure: FailAllow,
+				Logger:    quiet(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.guard == ctxTimeouts {
+				t.Fatalf("guard %v with ContextTimeoutEnabled %v", l.guard, ctxTimeouts)
+			}
+			ctx := context.Background()
+			var (
+				wg      sync.WaitGroup
+				mu      sync.Mutex
+				slowest time.Duration
+			)
+			stop := make(chan struct{})
+			for g := range 16 {
+				wg.Go(func() {
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						start := time.Now()
+						var err error
+						switch (g + i) % 3 {
+						case 0:
+							_, err = l.Allow(ctx, 1)
+						case 1:
+							_, err = l.Reserve(ctx, 1)
+						default:
+							err = l.Wait(ctx, 1)
+						}
+						if err != nil {
+							t.Errorf("call failed under FailAllow: %v", err)
+							return
+						}
+						took := time.Since(start)
+						mu.Lock()
+						slowest = max(slowest, took)
+						mu.Unlock()
+					}
+				})
+			}
+			time.Sleep(50 * time.Millisecond) // let them run against a live server
+			srv.signal(syscall.SIGSTOP)
+			time.Sleep(300 * time.Millisecond) // run against the hung server
+			close(stop)
+			wg.Wait()
+			srv.signal(syscall.SIGCONT)
+			_ = l.Close()
+			st := l.Stats()
+			t.Logf("slowest call %v; stats %+v", slowest, st)
+			if st.Outages != 1 || st.Fallbacks == 0 {
+				t.Errorf("stats %+v: want one outage and fallbacks", st)
+			}
+			if slowest > l.opts.Timeout+100*time.Millisecond {
+				t.Errorf("slowest call took %v, timeout %v", slowest, l.opts.Timeout)
+			}
+		})
+	}
+}
