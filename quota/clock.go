@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"math"
 	"net/http"
 	"time"
 )
@@ -51,24 +52,23 @@ func (c clock) after(d time.Duration) time.Time {
 }
 
 // reset turns a numeric "reset" value into a local instant. epoch says how
-// the dialect defines it (epoch seconds or delta seconds); values that are
-// clearly the other kind are read as such (pitfall 1's last resort): above
-// 1e12 epoch milliseconds, above 1e9 epoch seconds, and, for an epoch
-// dialect, below 1e9 a delta. Negative and absurd values give the zero time.
+// the dialect defines it (epoch seconds or delta seconds). Values that are
+// clearly the other kind are read as such (pitfall 1's last resort), judged
+// against the server's current time (the Date header, else the local
+// clock): within epochSpan of it in epoch seconds or milliseconds they are
+// an instant, far below it a delta. Negative values, a zero epoch, and
+// instants far from now give the zero time.
 func (c clock) reset(v float64, epoch bool) time.Time {
+	ref := float64(c.now.Add(-c.skew).Unix())
 	switch {
 	case v < 0 || v != v:
 		return time.Time{}
-	case v >= epochMsMin:
-		if v > epochMsMax {
-			return time.Time{}
-		}
+	case math.Abs(v-ref*msPerSec) <= epochSpan*msPerSec:
 		return c.at(epochTime(v / msPerSec))
-	case v >= epochSecMin:
-		if v > epochSecMax {
-			return time.Time{}
-		}
+	case math.Abs(v-ref) <= epochSpan:
 		return c.at(epochTime(v))
+	case v >= ref-epochSpan:
+		return time.Time{} // an instant years away: garbage
 	case epoch && v == 0:
 		return time.Time{} // a zero epoch is a placeholder, not 1970
 	}

@@ -26,10 +26,8 @@ const (
 
 const (
 	maxNumLen   = 40      // longer numbers are garbage
-	epochSecMin = 1e9     // a "reset" above this is epoch seconds (2001-09-09)
-	epochMsMin  = 1e12    // a "reset" above this is epoch milliseconds
-	epochSecMax = 1e11    // beyond year 5000: garbage
-	epochMsMax  = 1e14    // idem, in ms
+	epochSpan   = 1e8     // seconds (about 3 years): an epoch "reset" is this close to now
+	epochSecMin = 1e8     // detection: a RateLimit-Reset this large is epoch seconds (GitLab)
 	maxSeconds  = 3.2e10  // largest delta in seconds we compute with (no overflow)
 	nsPerSec    = 1e9     // float nanoseconds per second
 	msPerSec    = 1000.0  // milliseconds per second

@@ -1,0 +1,185 @@
+package quota
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// AdaptiveOptions configures the rate discovery for hosts that throttle
+// without stating their quota (bare 429s, nginx's 503). The zero value
+// uses the AWS SDKs' adaptive retry constants.
+type AdaptiveOptions struct {
+	// Disabled turns rate discovery off: bare throttles then pace nothing.
+	Disabled bool
+	// InitialRate is the rate (requests/s) to fall back to at a host's first
+	// bare throttle; zero means the rate measured until then.
+	InitialRate float64
+	// MinRate is the lowest rate the limiter goes down to; zero means 0.5/s.
+	MinRate float64
+	// MaxRate caps the rate; zero means no cap.
+	MaxRate float64
+	// Beta is the multiplicative decrease on a throttle; zero means 0.7.
+	// Must be in (0, 1).
+	Beta float64
+	// Scale is CUBIC's growth constant C; zero means 0.4.
+	Scale float64
+}
+
+// The AWS SDK adaptive retry constants (aws-sdk-go-v2 aws/retry).
+const (
+	defaultBeta    = 0.7
+	defaultScale   = 0.4
+	defaultMinRate = 0.5
+	smooth         = 0.8 // weight of the newest measured-rate sample
+	rateBucket     = 0.5 // seconds: requests are counted in half-second buckets
+	minCapacity    = 1.0 // the token bucket always holds at least one request
+)
+
+func (o AdaptiveOptions) validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"InitialRate", o.InitialRate}, {"MinRate", o.MinRate}, {"MaxRate", o.MaxRate}, {"Scale", o.Scale}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("quota: Adaptive.%s %v must be a finite number >= 0", f.name, f.v)
+		}
+	}
+	if !(o.Beta >= 0 && o.Beta < 1) {
+		return fmt.Errorf("quota: Adaptive.Beta %v must be in (0, 1)", o.Beta)
+	}
+	if o.MaxRate > 0 && o.MaxRate < o.MinRate {
+		return fmt.Errorf("quota: Adaptive.MaxRate %v is below MinRate %v", o.MaxRate, o.MinRate)
+	}
+	return nil
+}
+
+// cubic is the AWS SDKs' adaptive client rate limiter for one host: a token
+// bucket whose fill rate follows CUBIC (RFC 9438) on the measured send rate.
+// All fields are guarded by Tracker.mu.
+type cubic struct {
+	beta, scale, minRate, maxRate, initial float64
+
+	epoch   time.Time // time origin: t below is seconds since epoch
+	enabled bool      // off until the first bare throttle
+
+	// token bucket
+	fillRate, capacity, tokens float64
+	lastRefill                 float64
+
+	// measured send rate
+	measured   float64
+	lastBucket float64
+	count      float64
+
+	// CUBIC
+	lastMax      float64
+	lastThrottle float64
+	window       float64 // W = cbrt(lastMax*(1-beta)/C)
+
+	throttles int64
+}
+
+func newCubic(o AdaptiveOptions, now time.Time) *cubic {
+	c := &cubic{beta: o.Beta, scale: o.Scale, minRate: o.MinRate, maxRate: o.MaxRate, initial: o.InitialRate, epoch: now}
+	if c.beta == 0 {
+		c.beta = defaultBeta
+	}
+	if c.scale == 0 {
+		c.scale = defaultScale
+	}
+	if c.minRate == 0 {
+		c.minRate = defaultMinRate
+	}
+	return c
+}
+
+// sec returns now as seconds since the limiter's epoch.
+func (c *cubic) sec(now time.Time) float64 { return now.Sub(c.epoch).Seconds() }
+
+// update feeds one response: throttled is a bare throttle. It returns the
+// fill rate before and after, and whether it changed while enabled.
+func (c *cubic) update(now time.Time, throttled bool) (before, after float64, changed bool) {
+	t := c.sec(now)
+	c.measure(t)
+	before = c.fillRate
+	var calc float64
+	if throttled {
+		r := c.measured
+		if c.enabled {
+			r = min(r, c.fillRate)
+		} else if c.initial > 0 {
+			r = c.initial / c.beta // the configured rate is where it lands
+		}
+		c.lastMax = r
+		c.window = math.Cbrt(c.lastMax * (1 - c.beta) / c.scale)
+		c.lastThrottle = t
+		calc = r * c.beta
+		if !c.enabled {
+			c.enabled = true
+			c.lastRefill = t
+			c.tokens = 0
+		}
+	} else {
+		if !c.enabled {
+			return before, before, false
+		}
+		d := t - c.lastThrottle - c.window
+		calc = c.scale*d*d*d + c.lastMax
+	}
+	c.setRate(t, min(calc, 2*c.measured))
+	return before, c.fillRate, throttled || math.Abs(c.fillRate-before) > 0.1*before
+}
+
+// measure counts a response in the half-second buckets and updates the
+// smoothed measured rate. Before the first completed bucket, the rate is
+// estimated as the count over at least one bucket's length, so that a
+// throttle in the first half second does not collapse the rate to the
+// floor.
+func (c *cubic) measure(t float64) {
+	b := math.Floor(t/rateBucket) * rateBucket
+	c.count++
+	if b > c.lastBucket {
+		cur := c.count / (b - c.lastBucket)
+		c.measured = cur*smooth + c.measured*(1-smooth)
+		c.count = 0
+		c.lastBucket = b
+		return
+	}
+	if c.measured == 0 {
+		c.measured = c.count / max(t-c.lastBucket, rateBucket)
+	}
+}
+
+// setRate sets the bucket's fill rate and capacity.
+func (c *cubic) setRate(t, r float64) {
+	c.refill(t)
+	if c.maxRate > 0 {
+		r = min(r, c.maxRate)
+	}
+	c.fillRate = max(r, c.minRate)
+	c.capacity = max(r, minCapacity)
+	c.tokens = min(c.tokens, c.capacity)
+}
+
+func (c *cubic) refill(t float64) {
+	if t > c.lastRefill {
+		c.tokens = min(c.capacity, c.tokens+(t-c.lastRefill)*c.fillRate)
+		c.lastRefill = t
+	}
+}
+
+// earliest returns when n tokens are available.
+func (c *cubic) earliest(now time.Time, n float64) time.Time {
+	c.refill(c.sec(now))
+	if c.tokens >= n || c.fillRate <= 0 {
+		return now
+	}
+	return now.Add(secs((n - c.tokens) / c.fillRate))
+}
+
+// take draws n tokens.
+func (c *cubic) take(now time.Time, n float64) {
+	c.refill(c.sec(now))
+	c.tokens -= n
+}

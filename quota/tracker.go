@@ -1,0 +1,342 @@
+package quota
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/limit"
+)
+
+// Cost is what one request draws from a host's buckets.
+type Cost struct {
+	// Requests is the number of requests (0 means 1).
+	Requests int64
+	// Tokens is the number of LLM tokens the request is expected to use
+	// (prompt plus the expected completion), drawn from token buckets
+	// (OpenAI tokens, Anthropic tokens and input-tokens); 0 draws none.
+	// The next response corrects the estimate.
+	Tokens int64
+	// Route optionally names the kind of request ("GET /search" ...; see
+	// RouteOf). A bucket learned from responses to some routes applies only
+	// to requests on those routes once it has been seen on any, until it has
+	// been seen on more than 32 routes; an empty Route is subject to every
+	// bucket of the host. Leave it empty unless a host has per-route limits
+	// (GitHub search, Discord, X).
+	Route string
+}
+
+// TrackerOptions configures a Tracker. The zero value is ready to use.
+type TrackerOptions struct {
+	// Dialect is the header dialect of the hosts tracked; zero (or
+	// DialectAuto) detects it per response.
+	Dialect Dialect
+	// Now returns the current time; nil means time.Now. Waits use real
+	// timers (fake ones inside a testing/synctest bubble).
+	Now func() time.Time
+	// Logger receives the events bucket_learned, bucket_paused,
+	// bucket_resumed (Info), bucket_paced and adaptive_rate (Debug); nil
+	// logs nothing.
+	Logger *slog.Logger
+	// MaxBuckets bounds the buckets kept over all hosts; the least recently
+	// used is forgotten when a new one would exceed it. Zero means 1024.
+	MaxBuckets int
+	// BurstFraction is the share of a fixed window's quota (its limit, or
+	// what remains when the limit is unknown) that may be sent back to back
+	// before the rest is spread evenly until the reset. Zero spreads evenly
+	// from the first request; 1 sends everything at once and then pauses
+	// until the reset. Must be in [0, 1].
+	BurstFraction float64
+	// Adaptive configures the rate discovery used for hosts that throttle
+	// without quota headers.
+	Adaptive AdaptiveOptions
+}
+
+const (
+	defaultMaxBuckets = 1024
+	maxRoutes         = 32
+)
+
+// Tracker holds what providers said about their quotas, per host and bucket,
+// and paces requests to stay within them. It is safe for concurrent use.
+//
+// The Transport calls Acquire before each send and the returned done after
+// each response (or error):
+//
+//	done, err := tracker.Acquire(ctx, req.URL.Host, quota.Cost{Requests: 1})
+//	if err != nil { return nil, err }
+//	resp, err := next.RoundTrip(req)
+//	done(resp, err)
+type Tracker struct {
+	opts TrackerOptions
+	now  func() time.Time
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	hosts    map[string]*hostState // guarded by mu
+	nbuckets int                   // guarded by mu
+}
+
+// hostState is the Tracker's state for one host.
+type hostState struct {
+	name     string
+	buckets  map[string]*bucket
+	paused   time.Time // the host's own pause (Global, secondary limits)
+	adaptive *cubic    // created at the first response; enabled at the first bare throttle
+
+	pauseLogged bool
+	events      []event // built under the lock, logged after it
+}
+
+// NewTracker returns a Tracker, or an error naming the bad option.
+func NewTracker(o TrackerOptions) (*Tracker, error) {
+	d, err := ParseDialect(string(o.Dialect))
+	if err != nil {
+		return nil, err
+	}
+	o.Dialect = d
+	switch {
+	case o.MaxBuckets < 0:
+		return nil, fmt.Errorf("quota: MaxBuckets %d is negative", o.MaxBuckets)
+	case !(o.BurstFraction >= 0 && o.BurstFraction <= 1):
+		return nil, fmt.Errorf("quota: BurstFraction %v is not in [0, 1]", o.BurstFraction)
+	}
+	if o.MaxBuckets == 0 {
+		o.MaxBuckets = defaultMaxBuckets
+	}
+	if err := o.Adaptive.validate(); err != nil {
+		return nil, err
+	}
+	t := &Tracker{opts: o, now: o.Now, log: o.Logger, hosts: make(map[string]*hostState)}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	return t, nil
+}
+
+// ErrWouldExceedDeadline is limit.ErrWouldExceedDeadline: a *WaitError
+// matches it with errors.Is.
+var ErrWouldExceedDeadline = limit.ErrWouldExceedDeadline
+
+// WaitError reports that the quota would let a request go only after the
+// context's deadline; Acquire returns it at once without waiting. It
+// matches ErrWouldExceedDeadline (limit.ErrWouldExceedDeadline).
+type WaitError struct {
+	// Host and Bucket name what the request would wait for; Bucket is
+	// "host" for a host-wide pause and "adaptive" for the adaptive limiter.
+	Host, Bucket string
+	// Wait is how long the request would have had to wait.
+	Wait time.Duration
+	// Deadline is the context deadline that made the wait impossible.
+	Deadline time.Time
+}
+
+// Error implements error.
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("quota: %s %s needs a wait of %v, past the context deadline",
+		e.Host, e.Bucket, e.Wait.Round(time.Millisecond))
+}
+
+// Is reports whether target is ErrWouldExceedDeadline.
+func (e *WaitError) Is(target error) bool { return target == limit.ErrWouldExceedDeadline }
+
+// ticket is what a granted request drew, for its done.
+type ticket struct {
+	host  string
+	route string
+	at    time.Time
+	draws []draw
+}
+
+// draw is one bucket's share of a grant.
+type draw struct {
+	b     *bucket
+	units float64
+	mark  float64 // b.spent right after this grant
+}
+
+// Acquire waits until host's quota lets a request of the given cost go,
+// and returns done, which the caller must call exactly once with the
+// response (or the error) of the request. Acquire returns at once a
+// *WaitError when the wait would end after ctx's deadline, and ctx.Err()
+// when ctx ends while it waits. Nothing is drawn unless err is nil.
+func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done func(*http.Response, error), err error) {
+	if cost.Requests <= 0 {
+		cost.Requests = 1
+	}
+	cost.Tokens = max(cost.Tokens, 0)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		t.mu.Lock()
+		now := t.now()
+		h := t.host(host)
+		at, who := h.earliest(now, cost, t.opts.BurstFraction)
+		if !at.After(now) {
+			tk := h.grant(now, cost)
+			ev := h.drainEvents()
+			t.mu.Unlock()
+			t.emit(ev)
+			return func(resp *http.Response, err error) { t.done(tk, resp, err) }, nil
+		}
+		ev := h.drainEvents()
+		t.mu.Unlock()
+		t.emit(ev)
+		wait := at.Sub(now)
+		if dl, ok := ctx.Deadline(); ok && now.Add(wait).After(dl) {
+			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// host returns the state of host, creating it. Requires t.mu held.
+func (t *Tracker) host(name string) *hostState {
+	h := t.hosts[name]
+	if h == nil {
+		h = &hostState{name: name, buckets: make(map[string]*bucket)}
+		t.hosts[name] = h
+	}
+	return h
+}
+
+// done observes a request's outcome.
+func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
+	var sig Signal
+	if resp != nil {
+		sig = Parse(resp, t.now(), t.opts.Dialect)
+	}
+	t.mu.Lock()
+	now := t.now()
+	h := t.host(tk.host)
+	for _, d := range tk.draws {
+		if d.b.unit == ConcurrentRequests {
+			d.b.inflight -= d.units
+		}
+	}
+	if resp != nil {
+		t.observe(h, tk, sig, now)
+	}
+	ev := h.drainEvents()
+	t.mu.Unlock()
+	t.emit(ev)
+}
+
+// observe applies a response's Signal. Requires t.mu held.
+func (t *Tracker) observe(h *hostState, tk *ticket, sig Signal, now time.Time) {
+	exhausted := false
+	for _, o := range sig.Observations {
+		b := h.buckets[o.Bucket]
+		if b == nil {
+			b = t.newBucket(h, o, now)
+		}
+		mark := b.spent // learned after the grant: assume it reflects all so far
+		for _, d := range tk.draws {
+			if d.b == b {
+				mark = d.mark
+			}
+		}
+		b.apply(o, mark, now, tk.route)
+		if sig.Throttled && o.Exhausted() {
+			exhausted = true
+			b.throttles++
+			b.pauseFor(sig, now)
+		}
+	}
+	if h.adaptive == nil && !t.opts.Adaptive.Disabled {
+		h.adaptive = newCubic(t.opts.Adaptive, now)
+	}
+	if a := h.adaptive; a != nil {
+		bare := sig.Throttled && len(sig.Observations) == 0 && !sig.DoNotRetry
+		if before, after, changed := a.update(now, bare); changed {
+			h.events = append(h.events, event{msg: "adaptive_rate", level: slog.LevelDebug, host: h.name, bucket: "adaptive",
+				attrs: []any{"from", round3(before), "to", round3(after), "throttled", bare}})
+		}
+		if bare {
+			a.throttles++
+		}
+	}
+	if sig.Throttled && !exhausted {
+		if w, ok := sig.Wait(now); ok && (sig.Global || w > roundingSlack) {
+			if until := now.Add(w); until.After(h.paused) {
+				h.paused = until
+				h.pauseLogged = true
+				h.events = append(h.events, event{msg: "bucket_paused", level: slog.LevelInfo, host: h.name, bucket: "host",
+					attrs: []any{"until", until, "wait", w, "global", sig.Global}})
+			}
+		}
+	}
+}
+
+// roundingSlack is the rounding of whole-second Retry-After and reset
+// values: a bare throttle saying "Retry-After: 1" may mean 20 ms. Such
+// short waits pause only the retried request (the caller's retry policy),
+// not the whole host; the adaptive rate or the bucket's rate paces the rest.
+const roundingSlack = time.Second
+
+// newBucket creates a bucket, evicting the least recently used one if the
+// Tracker is full. Requires t.mu held.
+func (t *Tracker) newBucket(h *hostState, o Observation, now time.Time) *bucket {
+	if t.nbuckets >= t.opts.MaxBuckets {
+		t.evict()
+	}
+	b := &bucket{host: h.name, name: o.Bucket, unit: o.Unit, limit: Unknown, remaining: Unknown, lastUsed: now}
+	h.buckets[o.Bucket] = b
+	t.nbuckets++
+	h.events = append(h.events, event{msg: "bucket_learned", level: slog.LevelInfo, host: h.name, bucket: o.Bucket,
+		attrs: []any{"unit", string(o.Unit), "limit", o.Limit, "remaining", o.Remaining, "window", o.Window}})
+	return b
+}
+
+// evict forgets the least recently used bucket. Requires t.mu held.
+func (t *Tracker) evict() {
+	var oldest *bucket
+	for _, h := range t.hosts {
+		for _, b := range h.buckets {
+			if oldest == nil || b.lastUsed.Before(oldest.lastUsed) {
+				oldest = b
+			}
+		}
+	}
+	if oldest != nil {
+		delete(t.hosts[oldest.host].buckets, oldest.name)
+		t.nbuckets--
+	}
+}
+
+// emit logs events; it is called without t.mu held.
+func (t *Tracker) emit(evs []event) {
+	if t.log == nil {
+		return
+	}
+	for _, e := range evs {
+		t.log.Log(context.Background(), e.level, e.msg, append([]any{"host", e.host, "bucket", e.bucket}, e.attrs...)...)
+	}
+}
+
+// event is a log record built under the lock and logged after it.
+type event struct {
+	msg          string
+	level        slog.Level
+	host, bucket string
+	attrs        []any
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
