@@ -1,0 +1,224 @@
+package redislimit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+// The shared limit of the multi-process test, as the provider enforces it.
+const (
+	mpRate       = 50
+	mpBurst      = 10
+	mpProcesses  = 4
+	mpGoroutines = 8
+	mpDuration   = 3 * time.Second
+	// mpClientBurst is the burst the workers' shared limiter allows: two
+	// units (40ms at 50/s) below the provider's, as headroom for the
+	// jitter between a grant and its request reaching the provider
+	// (timer wake-ups, loopback HTTP, 32 goroutines on 2 cores). With the
+	// provider's own burst a late request followed by a punctual one
+	// arrives less than 20ms apart and is refused. The rate is the same.
+	mpClientBurst = 8
+)
+
+// Environment of a child process.
+const (
+	envAddr   = "SLUICE_REDISLIMIT_ADDR"
+	envPrefix = "SLUICE_REDISLIMIT_PREFIX"
+	envURL    = "SLUICE_REDISLIMIT_URL"
+	envStart  = "SLUICE_REDISLIMIT_START" // unix ns
+	envLease  = "SLUICE_REDISLIMIT_LEASE"
+)
+
+// childResult is what a child prints, on one line after resultTag.
+type childResult struct {
+	OK, Throttled, Other int
+	Decisions            int64 // Wait calls, the last one refused by the deadline included
+	Calls, LeaseHits     int64
+}
+
+const resultTag = "REDISLIMIT-RESULT "
+
+// TestMultiProcess runs mpProcesses OS processes (this test binary again)
+// of mpGoroutines goroutines each, all calling Wait on one 50/s burst-10
+// bucket in Redis and then a sluicetest provider that enforces the same
+// limit, for mpDuration. Without leasing the provider must refuse nothing
+// and accept at least 95% of what the limit allows; with Lease 5 the
+// overshoot the provider sees is measured and held to the documented bound.
+func TestMultiProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 2 x 3s of real time")
+	}
+	addr := testRedisAddr()
+	if realRedis(t) == nil {
+		mr := miniredis.RunT(t) // children reach it over loopback too
+		addr = mr.Addr()
+		t.Logf("redis at %s does not answer: the processes share a miniredis at %s", testRedisAddr(), addr)
+	} else {
+		t.Logf("running against real redis at %s", addr)
+	}
+	for _, lease := range []int64{0, 5} {
+		t.Run(fmt.Sprintf("lease=%d", lease), func(t *testing.T) {
+			srv := sluicetest.NewServer(sluicetest.Options{Limit: sluicetest.TokenBucket(mpRate, mpBurst)})
+			defer srv.Close()
+			c := redis.NewClient(&redis.Options{Addr: addr})
+			defer c.Close()
+			p := prefix(t, c)
+			start := time.Now().Add(700 * time.Millisecond) // time for the children to start
+			var (
+				wg      sync.WaitGroup
+				mu      sync.Mutex
+				results []childResult
+			)
+			for i := range mpProcesses {
+				cmd := exec.Command(os.Args[0], "-test.run=^TestMultiProcessChild$", "-test.count=1")
+				cmd.Env = append(os.Environ(),
+					childEnv+"=1", envAddr+"="+addr, envPrefix+"="+p, envURL+"="+srv.URL,
+					envStart+"="+strconv.FormatInt(start.UnixNano(), 10),
+					envLease+"="+strconv.FormatInt(lease, 10))
+				var out bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				wg.Go(func() {
+					err := cmd.Wait()
+					r, ok := parseChild(out.String())
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil || !ok {
+						t.Errorf("child %d: %v\n%s", i, err, out.String())
+						return
+					}
+					results = append(results, r)
+				})
+			}
+			wg.Wait()
+			var sum childResult
+			for _, r := range results {
+				sum.OK += r.OK
+				sum.Throttled += r.Throttled
+				sum.Other += r.Other
+				sum.Calls += r.Calls
+				sum.Decisions += r.Decisions
+				sum.LeaseHits += r.LeaseHits
+			}
+			st := srv.Provider().Stats()
+			allowed := mpBurst + int(mpRate*mpDuration.Seconds())
+			over := max(srv.MaxAccepted(time.Second)-(mpBurst+mpRate), 0)
+			t.Logf("%d processes x %d goroutines, lease %d: provider accepted %d of %d allowed (%.1f%%), rejected %d; "+
+				"%d redis calls for %d decisions (%.2f per decision); most accepted in any 1s: %d (limit allows %d)",
+				mpProcesses, mpGoroutines, lease, st.Accepted, allowed, 100*float64(st.Accepted)/float64(allowed),
+				st.Rejected, sum.Calls, sum.Decisions, float64(sum.Calls)/float64(max(sum.Decisions, 1)),
+				srv.MaxAccepted(time.Second), mpBurst+mpRate)
+			if len(results) != mpProcesses || sum.Other > 0 {
+				t.Fatalf("%d children reported, %d requests failed", len(results), sum.Other)
+			}
+			if lease == 0 && st.Rejected > 0 {
+				t.Errorf("provider refused %d requests without leasing, want 0", st.Rejected)
+			}
+			if lease > 0 && int64(st.Rejected) > lease {
+				t.Errorf("provider refused %d requests with lease %d: more than the bound", st.Rejected, lease)
+			}
+			if over > int(lease) {
+				t.Errorf("overshoot %d in a 1s window, bound %d", over, lease)
+			}
+			if float64(st.Accepted) < 0.95*float64(allowed) {
+				t.Errorf("provider accepted %d, want at least 95%% of %d", st.Accepted, allowed)
+			}
+		})
+	}
+}
+
+func parseChild(out string) (childResult, bool) {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if s, ok := strings.CutPrefix(sc.Text(), resultTag); ok {
+			var r childResult
+			return r, json.Unmarshal([]byte(s), &r) == nil
+		}
+	}
+	return childResult{}, false
+}
+
+// TestMultiProcessChild is one worker process of TestMultiProcess; it does
+// nothing unless started by it.
+func TestMultiProcessChild(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("a child of TestMultiProcess")
+	}
+	startNs, _ := strconv.ParseInt(os.Getenv(envStart), 10, 64)
+	lease, _ := strconv.ParseInt(os.Getenv(envLease), 10, 64)
+	start := time.Unix(0, startNs)
+	end := start.Add(mpDuration)
+	client, err := NewClient(Config{Addr: os.Getenv(envAddr), Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	l, err := NewBucket(client, "provider", limit.PerSecond(mpRate).WithBurst(mpClientBurst), Options{
+		Prefix:  os.Getenv(envPrefix),
+		Timeout: time.Second, // a loaded 2-core machine: no fallback in this test
+		Lease:   lease,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: mpGoroutines}}
+	defer hc.CloseIdleConnections()
+	url := os.Getenv(envURL) + "/work"
+	time.Sleep(time.Until(start)) // all processes begin together
+	ctx, cancel := context.WithDeadline(context.Background(), end)
+	defer cancel()
+	var ok, throttled, other, decisions atomic.Int64
+	var wg sync.WaitGroup
+	for range mpGoroutines {
+		wg.Go(func() {
+			for {
+				decisions.Add(1)
+				if err := l.Wait(ctx, 1); err != nil {
+					return // the next grant would come after the end
+				}
+				resp, err := hc.Get(url)
+				if err != nil {
+					other.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusOK:
+					ok.Add(1)
+				case http.StatusTooManyRequests:
+					throttled.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := l.Stats()
+	b, _ := json.Marshal(childResult{OK: int(ok.Load()), Throttled: int(throttled.Load()), Other: int(other.Load()),
+		Decisions: decisions.Load(), Calls: st.Calls, LeaseHits: st.LeaseHits})
+	fmt.Printf("%s%s\n", resultTag, b)
+}
