@@ -1,0 +1,250 @@
+package limit
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// Bucket is a token bucket implemented as GCRA (generic cell rate
+// algorithm): its whole state is one theoretical arrival time (TAT) held in an
+// atomic int64, so Allow takes no lock and allocates nothing. Units are
+// earned one per Rate.Interval (rounded up to a whole nanosecond, so the
+// bucket never grants faster than the rate), up to the burst.
+//
+// A Bucket is safe for concurrent use. Create one with NewBucket.
+type Bucket struct {
+	tat atomic.Int64 // ns since clk.base; the instant the bucket is empty until
+	cfg atomic.Pointer[bucketCfg]
+	// pause is the end of the latest PauseUntil (ns since clk.base); only
+	// SetRate reads it, so that rescaling TAT never shortens a pause.
+	pause atomic.Int64
+	clk   clock
+	q   waitQueue
+}
+
+// bucketCfg is swapped whole by SetRate.
+type bucketCfg struct {
+	rate  Rate
+	t     int64 // ns per unit; 0 for Inf
+	tau   int64 // t * burst: how far ahead of now TAT may run
+	burst int64 // math.MaxInt64 for Inf
+}
+
+func newBucketCfg(r Rate) (*bucketCfg, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if r.IsInf() {
+		return &bucketCfg{rate: Inf, burst: math.MaxInt64}, nil
+	}
+	t := int64(r.Period) / r.Count
+	if int64(r.Period)%r.Count != 0 {
+		t++ // round up: never faster than Count per Period
+	}
+	b := r.BurstOrCount()
+	if b > maxSpan/t {
+		return nil, fmt.Errorf("limit: rate %v: burst %d times interval %v exceeds %v", r, b, time.Duration(t), time.Duration(maxSpan))
+	}
+	return &bucketCfg{rate: r, t: t, tau: t * b, burst: b}, nil
+}
+
+// NewBucket returns a token bucket granting r.Count units per r.Period with
+// a burst of r.BurstOrCount(). It starts full.
+func NewBucket(r Rate, opts ...Option) (*Bucket, error) {
+	c, err := newBucketCfg(r)
+	if err != nil {
+		return nil, err
+	}
+	o := buildOptions(opts)
+	b := &Bucket{clk: newClock(o.clock)}
+	b.q.aging = int64(o.aging)
+	b.cfg.Store(c)
+	b.tat.Store(math.MinInt64 / 2) // long ago: full
+	b.pause.Store(math.MinInt64 / 2)
+	return b, nil
+}
+
+// Rate returns the bucket's current rate.
+func (b *Bucket) Rate() Rate { return b.cfg.Load().rate }
+
+func (c *bucketCfg) check(n int64) error {
+	if n <= 0 {
+		return fmt.Errorf("%w: %d", ErrBadCost, n)
+	}
+	if n > c.burst {
+		return fmt.Errorf("%w: cost %d, burst %d", ErrCostExceedsBurst, n, c.burst)
+	}
+	return nil
+}
+
+// take grants n units at now if the GCRA allows it. It ignores the wait
+// queue. c must have checked n.
+func (b *Bucket) take(now, n int64, c *bucketCfg) (Result, bool) {
+	inc := n * c.t
+	for {
+		old := b.tat.Load()
+		tat := max(old, now)
+		next := tat + inc
+		allowAt := next - c.tau
+		if allowAt > now {
+			return Result{RetryAfter: time.Duration(allowAt - now), ResetAfter: time.Duration(tat - now)}, false
+		}
+		if c.t == 0 { // Inf, not paused
+			return Result{Allowed: true, Remaining: math.MaxInt64}, true
+		}
+		if b.tat.CompareAndSwap(old, next) {
+			return Result{Allowed: true, Remaining: (now - allowAt) / c.t, ResetAfter: time.Duration(next - now)}, true
+		}
+	}
+}
+
+// Allow takes n units if they are available now. While callers of Wait are
+// queued it refuses, so that it cannot overtake them. ctx is not used.
+func (b *Bucket) Allow(ctx context.Context, n int64) (Result, error) {
+	c := b.cfg.Load()
+	if err := c.check(n); err != nil {
+		return Result{}, err
+	}
+	now := b.clk.now()
+	if !b.q.empty() {
+		return Result{RetryAfter: time.Duration(max(b.estimateAt(now, n+b.q.units.Load(), c), 1))}, nil
+	}
+	r, _ := b.take(now, n, c)
+	return r, nil
+}
+
+// estimateAt returns how long from now until n units could be taken.
+func (b *Bucket) estimateAt(now, n int64, c *bucketCfg) int64 {
+	n = min(n, maxSpan/max(c.t, 1))
+	return max(max(b.tat.Load(), now)+n*c.t-c.tau-now, 0)
+}
+
+func (b *Bucket) tryTake(n int64) (bool, int64) {
+	r, ok := b.take(b.clk.now(), n, b.cfg.Load())
+	return ok, max(int64(r.RetryAfter), 1)
+}
+
+func (b *Bucket) estimate(n int64) int64 {
+	c := b.cfg.Load()
+	return b.estimateAt(b.clk.now(), n, c)
+}
+
+// Wait blocks until n units are granted; see Limiter.Wait. When nobody is
+// queued and the units are available it returns without allocating.
+func (b *Bucket) Wait(ctx context.Context, n int64) error {
+	c := b.cfg.Load()
+	if err := c.check(n); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b.q.empty() {
+		if _, ok := b.take(b.clk.now(), n, c); ok {
+			return nil
+		}
+	}
+	return b.q.wait(ctx, b, &b.clk, n)
+}
+
+// Reserve claims n units at the earliest instant the rate allows, which
+// may be now, and returns a Reservation for that instant. It claims nothing
+// and returns a *WaitError when that instant is after ctx's deadline.
+// Reservations are taken in call order and do not queue behind Wait callers.
+func (b *Bucket) Reserve(ctx context.Context, n int64) (*Reservation, error) {
+	c := b.cfg.Load()
+	if err := c.check(n); err != nil {
+		return nil, err
+	}
+	dl, hasDL := ctx.Deadline()
+	inc := n * c.t
+	for {
+		now := b.clk.now()
+		old := b.tat.Load()
+		next := max(old, now) + inc
+		at := max(next-c.tau, now)
+		if hasDL && at > b.clk.ns(dl) {
+			return nil, &WaitError{Wait: time.Duration(at - now), Deadline: dl}
+		}
+		if c.t == 0 || b.tat.CompareAndSwap(old, next) {
+			return NewReservation(b.clk.at(at), n, func(context.Context) { b.refund(inc, at) }), nil
+		}
+	}
+}
+
+// refund gives inc ns of TAT back for a reservation due at at, unless it is
+// already due (its units may have been used). Moving TAT back by exactly the
+// reservation's share is safe even when later reservations were made: the
+// state becomes what it would have been without this one, and the later
+// reservations keep instants that are no earlier than that state allows.
+func (b *Bucket) refund(inc, at int64) {
+	if inc == 0 || b.clk.now() > at {
+		return
+	}
+	b.tat.Add(-inc)
+}
+
+// PauseUntil grants nothing before t. From t on the bucket restarts nearly
+// empty, one unit at t and then at the rate, so that everyone held back by
+// a provider's Retry-After does not rush in at once. It never shortens a
+// pause already in force. ctx is not used.
+func (b *Bucket) PauseUntil(ctx context.Context, t time.Time) error {
+	c := b.cfg.Load()
+	now := b.clk.now()
+	until := now + clampSpan(b.clk.ns(t)-now)
+	for {
+		p := b.pause.Load()
+		if p >= until || b.pause.CompareAndSwap(p, until) {
+			break
+		}
+	}
+	target := until + c.tau - c.t
+	for {
+		old := b.tat.Load()
+		if old >= target {
+			break
+		}
+		if b.tat.CompareAndSwap(old, target) {
+			break
+		}
+	}
+	b.q.wakeHead()
+	return nil
+}
+
+// SetRate changes the rate and burst, keeping the units already spent:
+// the debt held in TAT is rescaled from the old interval to the new one
+// (capped at the new burst: an empty bucket stays empty, not more).
+// A decision racing with SetRate is made under either the old or the new rate.
+func (b *Bucket) SetRate(ctx context.Context, r Rate) error {
+	nc, err := newBucketCfg(r)
+	if err != nil {
+		return err
+	}
+	for {
+		oc := b.cfg.Load()
+		now := b.clk.now()
+		old := b.tat.Load()
+		next := old
+		if old > now && oc.t > 0 && nc.t > 0 {
+			debt := float64(old-now) / float64(oc.t) * float64(nc.t)
+			next = now + min(int64(min(debt, float64(maxSpan))), nc.tau) // at most empty
+		}
+		if p := b.pause.Load(); p > now {
+			next = max(next, p+nc.tau-nc.t) // a pause stays a pause
+		}
+		if b.tat.CompareAndSwap(old, next) {
+			if !b.cfg.CompareAndSwap(oc, nc) {
+				continue
+			}
+			break
+		}
+	}
+	b.q.wakeHead()
+	return nil
+}
+
+var _ Limiter = (*Bucket)(nil)
