@@ -34,6 +34,7 @@ const (
 	smooth         = 0.8 // weight of the newest measured-rate sample
 	rateBucket     = 0.5 // seconds: requests are counted in half-second buckets
 	minCapacity    = 1.0 // the token bucket always holds at least one request
+	burstSeconds   = 0.1 // capacity = 0.1 s of the rate (AWS: 1 s), so an idle host is not hit with a burst
 )
 
 func (o AdaptiveOptions) validate() error {
@@ -78,7 +79,13 @@ type cubic struct {
 	window       float64 // W = cbrt(lastMax*(1-beta)/C)
 
 	throttles int64
+
+	slowStart    bool      // doubling the rate until the next throttle
+	lastDecrease time.Time // throttles of requests sent before it do not decrease again
 }
+
+// slowStartDoubling is how long the rate takes to double in slow start.
+const slowStartDoubling = 250 * time.Millisecond
 
 func newCubic(o AdaptiveOptions, now time.Time) *cubic {
 	c := &cubic{beta: o.Beta, scale: o.Scale, minRate: o.MinRate, maxRate: o.MaxRate, initial: o.InitialRate, epoch: now}
@@ -97,14 +104,20 @@ func newCubic(o AdaptiveOptions, now time.Time) *cubic {
 // sec returns now as seconds since the limiter's epoch.
 func (c *cubic) sec(now time.Time) float64 { return now.Sub(c.epoch).Seconds() }
 
-// update feeds one response: throttled is a bare throttle. It returns the
-// fill rate before and after, and whether it changed while enabled.
-func (c *cubic) update(now time.Time, throttled bool) (before, after float64, changed bool) {
+// update feeds one response to a request sent at sent; throttled is a
+// bare throttle. It returns the fill rate before and after, and whether it
+// changed while enabled.
+func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float64, changed bool) {
 	t := c.sec(now)
 	c.measure(t)
 	before = c.fillRate
 	var calc float64
-	if throttled {
+	switch {
+	case throttled && c.enabled && sent.Before(c.lastDecrease):
+		// Sent before the last decrease took effect: the same congestion
+		// event, already answered (TCP reacts once per round trip).
+		return before, before, false
+	case throttled:
 		r := c.measured
 		if c.enabled {
 			r = min(r, c.fillRate)
@@ -114,20 +127,31 @@ func (c *cubic) update(now time.Time, throttled bool) (before, after float64, ch
 		c.lastMax = r
 		c.window = math.Cbrt(c.lastMax * (1 - c.beta) / c.scale)
 		c.lastThrottle = t
+		c.lastDecrease = now
 		calc = r * c.beta
 		if !c.enabled {
 			c.enabled = true
+			c.slowStart = c.initial == 0
 			c.lastRefill = t
 			c.tokens = 0
+		} else {
+			c.slowStart = false
 		}
-	} else {
-		if !c.enabled {
-			return before, before, false
-		}
+	case !c.enabled:
+		return before, before, false
+	case c.slowStart:
+		// The rate measured before the first throttle says little (it may
+		// be a burst's), so grow exponentially from it until the next
+		// throttle finds the limit, as TCP's slow start does.
+		calc = c.lastMax * c.beta * math.Exp2((t-c.lastThrottle)/slowStartDoubling.Seconds())
+	default:
 		d := t - c.lastThrottle - c.window
 		calc = c.scale*d*d*d + c.lastMax
 	}
-	c.setRate(t, min(calc, 2*c.measured))
+	if !c.slowStart {
+		calc = min(calc, 2*c.measured) // AWS: never more than twice what is being sent
+	}
+	c.setRate(t, calc)
 	return before, c.fillRate, throttled || math.Abs(c.fillRate-before) > 0.1*before
 }
 
@@ -139,6 +163,14 @@ func (c *cubic) update(now time.Time, throttled bool) (before, after float64, ch
 func (c *cubic) measure(t float64) {
 	b := math.Floor(t/rateBucket) * rateBucket
 	c.count++
+	if b > c.lastBucket+2*rateBucket {
+		// Idle: a sample spread over the gap would say the host wants
+		// almost nothing and collapse the rate (AWS's cap of twice the
+		// measured rate). Start counting afresh and keep the old rate.
+		c.count = 1
+		c.lastBucket = b
+		return
+	}
 	if b > c.lastBucket {
 		cur := c.count / (b - c.lastBucket)
 		c.measured = cur*smooth + c.measured*(1-smooth)
@@ -158,7 +190,7 @@ func (c *cubic) setRate(t, r float64) {
 		r = min(r, c.maxRate)
 	}
 	c.fillRate = max(r, c.minRate)
-	c.capacity = max(r, minCapacity)
+	c.capacity = max(r*burstSeconds, minCapacity)
 	c.tokens = min(c.tokens, c.capacity)
 }
 

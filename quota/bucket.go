@@ -295,6 +295,9 @@ func (b *bucket) pauseFor(sig Signal, now time.Time) {
 // held; earliest(now, cost) must have been now.
 func (h *hostState) grant(now time.Time, cost Cost) *ticket {
 	tk := &ticket{host: h.name, route: cost.Route, at: now}
+	if h.firstGrant.IsZero() {
+		h.firstGrant = now
+	}
 	if h.pauseLogged && !h.paused.After(now) {
 		h.pauseLogged = false
 		h.events = append(h.events, event{msg: "bucket_resumed", level: slog.LevelInfo, host: h.name, bucket: "host"})
@@ -325,6 +328,13 @@ func (h *hostState) grant(now time.Time, cost Cost) *ticket {
 // time one holds the request. Requires Tracker.mu held.
 func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64) (time.Time, string) {
 	at, who := now, ""
+	if !h.answered && !h.firstGrant.IsZero() {
+		// One request goes first; the rest wait (briefly) for what its
+		// response says about the quota.
+		if w := h.firstGrant.Add(firstContact); w.After(now) {
+			at, who = w, whoFirst
+		}
+	}
 	if h.paused.After(at) {
 		at, who = h.paused, "host"
 		h.pauseLogged = true

@@ -88,9 +88,20 @@ type hostState struct {
 	paused   time.Time // the host's own pause (Global, secondary limits)
 	adaptive *cubic    // created at the first response; enabled at the first bare throttle
 
+	firstGrant time.Time     // when the first request was let go
+	answered   bool          // a first request has been answered (or failed)
+	wake       chan struct{} // closed when the first answer arrives
+
 	pauseLogged bool
 	events      []event // built under the lock, logged after it
 }
+
+// firstContact is how long requests to a host never answered yet wait for
+// the first request's response, which may say how much quota there is.
+const firstContact = time.Second
+
+// whoFirst names the first-contact wait.
+const whoFirst = "first-contact"
 
 // NewTracker returns a Tracker, or an error naming the bad option.
 func NewTracker(o TrackerOptions) (*Tracker, error) {
@@ -187,11 +198,18 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 			t.emit(ev)
 			return func(resp *http.Response, err error) { t.done(tk, resp, err) }, nil
 		}
+		var wake chan struct{}
+		if who == whoFirst {
+			if h.wake == nil {
+				h.wake = make(chan struct{})
+			}
+			wake = h.wake
+		}
 		ev := h.drainEvents()
 		t.mu.Unlock()
 		t.emit(ev)
 		wait := at.Sub(now)
-		if dl, ok := ctx.Deadline(); ok && now.Add(wait).After(dl) {
+		if dl, ok := ctx.Deadline(); ok && now.Add(wait).After(dl) && wake == nil {
 			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
 		}
 		if timer == nil {
@@ -203,6 +221,7 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-timer.C:
+		case <-wake:
 		}
 	}
 }
@@ -229,6 +248,13 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 	for _, d := range tk.draws {
 		if d.b.unit == ConcurrentRequests {
 			d.b.inflight -= d.units
+		}
+	}
+	if !h.answered {
+		h.answered = true
+		if h.wake != nil {
+			close(h.wake)
+			h.wake = nil
 		}
 	}
 	if resp != nil {
@@ -265,7 +291,7 @@ func (t *Tracker) observe(h *hostState, tk *ticket, sig Signal, now time.Time) {
 	}
 	if a := h.adaptive; a != nil {
 		bare := sig.Throttled && len(sig.Observations) == 0 && !sig.DoNotRetry
-		if before, after, changed := a.update(now, bare); changed {
+		if before, after, changed := a.update(now, tk.at, bare); changed {
 			h.events = append(h.events, event{msg: "adaptive_rate", level: slog.LevelDebug, host: h.name, bucket: "adaptive",
 				attrs: []any{"from", round3(before), "to", round3(after), "throttled", bare}})
 		}
