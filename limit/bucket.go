@@ -22,7 +22,7 @@ type Bucket struct {
 	// SetRate reads it, so that rescaling TAT never shortens a pause.
 	pause atomic.Int64
 	clk   clock
-	q   waitQueue
+	q     waitQueue
 }
 
 // bucketCfg is swapped whole by SetRate.
