@@ -147,8 +147,6 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 	default:
 		d := t - c.lastThrottle - c.window
 		calc = c.scale*d*d*d + c.lastMax
-	}
-	if !c.slowStart {
 		calc = min(calc, 2*c.measured) // AWS: never more than twice what is being sent
 	}
 	c.setRate(t, calc)

@@ -33,4 +33,96 @@
 // reset; without it, the wait is the latest reset among exhausted buckets;
 // without that, a dialect's documented minimum (GitHub's secondary limit:
 // 60 s). See Signal.Wait.
+//
+// # Pacing: the Tracker
+//
+// A Tracker keeps, per host and bucket, what the last applicable response
+// said, and paces requests so that they stay within it. The Transport calls
+// Acquire before each send and the done it returns after the response:
+//
+//	done, err := tr.Acquire(req.Context(), req.URL.Host, quota.Cost{Requests: 1})
+//	if err != nil {
+//		return nil, err // ctx ended, or a *WaitError: the wait passes the deadline
+//	}
+//	resp, err := inner.RoundTrip(req)
+//	done(resp, err) // before anyone reads or closes resp.Body
+//
+// Acquire waits for every bucket of the host (and every bucket seen on
+// Cost.Route, see RouteOf) and for the host's own pause:
+//
+//   - A fixed window (GitHub, X, GitLab, IETF with a reset over a second
+//     away) spreads what remains over the time to its reset: the k-th of
+//     10 remaining requests with the reset 1 s away goes at k*100 ms (a GCRA
+//     schedule; TrackerOptions.BurstFraction allows a burst first). When it
+//     is empty it pauses until the reset, then starts afresh at the limit.
+//   - A bucket that refills steadily waits for the refill its request needs.
+//     The rate comes from the response: OpenAI's and Anthropic's reset is
+//     the time to a full bucket, so rate = (limit - remaining) / reset; an
+//     IETF reset of at most a second with a known policy is whole-second
+//     rounding of a shorter wait, so rate = q / w; without any reset
+//     (Shopify, Azure) it is measured between two responses, net of what
+//     was sent between them, and first estimated from a throttle's
+//     fractional Retry-After (one unit per Retry-After).
+//   - Requests in flight count: a bucket's available quota is its last
+//     reported remaining count minus the units granted after the request
+//     whose response reported it. A response to an older request than the
+//     last applied one is stale and ignored.
+//   - Token cost (Cost.Tokens) is drawn from token buckets (OpenAI tokens,
+//     Anthropic tokens and input-tokens) as well as requests from request
+//     buckets; a bucket counting what a request cannot state (output
+//     tokens, bytes) holds it only while it is empty.
+//   - A throttle that finds a bucket exhausted pauses that bucket until the
+//     Retry-After (which beats the reset) or else the reset. A Discord
+//     global limit, and a throttle with no exhausted bucket whose wait
+//     exceeds a second (GitHub's secondary limit), pause the whole host. A
+//     wait of a second or less is taken as whole-second rounding: it pauses
+//     only the request that got it (the caller's retry), not the host.
+//   - A host never answered lets one request go first and holds the others
+//     (at most a second) until its response says what the quota is.
+//
+// Acquire never waits past the context's deadline: it returns at once a
+// *WaitError, which matches limit.ErrWouldExceedDeadline. Limits configured
+// in the Transport are separate limiters, waited on in turn: the tighter
+// wins. Memory is bounded by TrackerOptions.MaxBuckets (buckets and hosts,
+// least recently used forgotten first). Events are logged with slog:
+// bucket_learned, bucket_paused, bucket_resumed (Info), bucket_paced and
+// adaptive_rate (Debug), always outside the lock.
+//
+// # Adaptive rate discovery
+//
+// A host that throttles without any quota header (a bare 429, nginx
+// limit_req's 503 page, Retry-After alone) gets a client-side rate limiter
+// that finds its rate, following the AWS SDKs' adaptive retry mode (a
+// token bucket whose fill rate follows CUBIC, RFC 9438):
+//
+//   - The send rate is measured in half-second buckets and smoothed:
+//     measured = 0.8*current + 0.2*measured.
+//   - A throttle sets lastMax = min(measured, fillRate), W =
+//     cbrt(lastMax*(1-beta)/C) and the fill rate to beta*lastMax, with
+//     beta = 0.7 and C = 0.4.
+//   - A success sets the fill rate to C*(t - lastThrottle - W)^3 + lastMax,
+//     capped at twice the measured rate: back to lastMax after W seconds,
+//     then probing past it.
+//   - The fill rate never goes below 0.5/s (AdaptiveOptions.MinRate) nor
+//     above AdaptiveOptions.MaxRate.
+//
+// sluice departs from the AWS code in four documented ways, each measured
+// with sluicetest (TestTrackerJobs, TestAdaptiveConverges):
+//
+//   - Only one decrease per congestion event: a throttle of a request sent
+//     before the last decrease changes nothing (TCP reacts once per round
+//     trip). AWS decreases for each, and a burst of in-flight throttles
+//     collapses the rate to the floor.
+//   - Slow start: after the first throttle the rate measured so far says
+//     little (it is a burst's, or near zero), so the rate doubles every
+//     250 ms from beta times it until the next throttle, which sets lastMax
+//     as usual. AdaptiveOptions.InitialRate skips this and lands on the
+//     configured rate instead.
+//   - An idle gap (over a second without responses) is not counted in the
+//     measured rate, so a second job does not start from a collapsed rate.
+//   - The bucket holds 0.1 s of the rate (AWS: 1 s), so an idle host is not
+//     hit with a full second's burst.
+//
+// The limiter stays with the host for the Tracker's life, so repeated jobs
+// start from the rate found before.
 package quota

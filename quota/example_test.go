@@ -1,10 +1,13 @@
 package quota_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/sluicehq/sluice/limit"
 	"github.com/sluicehq/sluice/quota"
 )
 
@@ -53,4 +56,36 @@ func ExampleParseDialect() {
 	// Output:
 	// openai <nil>
 	// quota: unknown dialect "openia" (want one of auto, none, retry-after, ietf, github, openai, anthropic, x, reddit, discord, shopify, azure, gitlab, generic)
+}
+
+// A Tracker learns GitHub's quota from a response; with the bucket empty
+// for half an hour, a request whose context allows one second fails at
+// once instead of waiting.
+func ExampleTracker() {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	tr, err := quota.NewTracker(quota.TrackerOptions{Now: func() time.Time { return now }})
+	if err != nil {
+		panic(err)
+	}
+	done, _ := tr.Acquire(context.Background(), "api.github.com", quota.Cost{Requests: 1})
+	done(&http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{
+		"Date":                  {now.Format(http.TimeFormat)},
+		"X-Ratelimit-Limit":     {"5000"},
+		"X-Ratelimit-Remaining": {"0"},
+		"X-Ratelimit-Reset":     {fmt.Sprint(now.Add(30 * time.Minute).Unix())},
+		"X-Ratelimit-Resource":  {"core"},
+	}}, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = tr.Acquire(ctx, "api.github.com", quota.Cost{Requests: 1})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, limit.ErrWouldExceedDeadline))
+	for _, s := range tr.Stats() {
+		fmt.Println(s.Host, s.Bucket, s.Limit, s.Remaining, s.Reset.Sub(now))
+	}
+	// Output:
+	// quota: api.github.com github:core needs a wait of 30m0s, past the context deadline
+	// true
+	// api.github.com github:core 5000 0 30m0s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,9 @@ func runJob(t *testing.T, tr *Tracker, p *sluicetest.Provider, n, conc int, cost
 						return
 					}
 					req, _ := http.NewRequest(http.MethodGet, "http://api/v1/items", nil)
+					if cost.Tokens > 0 {
+						req.Header.Set(sluicetest.CostHeader, strconv.FormatInt(cost.Tokens, 10))
+					}
 					resp, err := p.RoundTrip(req)
 					done(resp, err)
 					if err != nil {
@@ -116,4 +120,26 @@ func TestTrackerJobs(t *testing.T) {
 			})
 		})
 	}
+}
+
+// An LLM-style job limited by tokens rather than requests: 50 requests/s
+// (burst 10) but 2,000 tokens/s (burst 4,000) at 100 tokens a request, so
+// 20 requests/s. Requests carrying their token cost are paced by the
+// tokens bucket.
+func TestTrackerJobTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := sluicetest.NewProvider(sluicetest.Options{Limit: sluicetest.TokenBucket(50, 10),
+			TokenLimit: sluicetest.TokenBucket(2000, 4000), Dialect: sluicetest.DialectOpenAI,
+			Faults: sluicetest.Faults{Latency: 20 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 3}})
+		defer p.Close()
+		tr := newTestTracker(t, TrackerOptions{})
+		const n = 400
+		r := runJob(t, tr, p, n, 16, Cost{Requests: 1, Tokens: 100})
+		ideal := (n*100 - 4000) / 2000.0 // seconds, after the initial 4,000-token burst
+		goodput := ideal / r.wall.Seconds()
+		t.Logf("tokens: wall %v goodput %.2f throttles %d failures %d", r.wall, goodput, r.throttles, r.failures)
+		if goodput < 0.90 || r.throttles > n/50 || r.failures > 0 {
+			t.Errorf("goodput %.2f (want >= 0.90), throttles %d (want <= %d), failures %d", goodput, r.throttles, n/50, r.failures)
+		}
+	})
 }

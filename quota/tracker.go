@@ -88,6 +88,7 @@ type hostState struct {
 	paused   time.Time // the host's own pause (Global, secondary limits)
 	adaptive *cubic    // created at the first response; enabled at the first bare throttle
 
+	lastUsed   time.Time
 	firstGrant time.Time     // when the first request was let go
 	answered   bool          // a first request has been answered (or failed)
 	wake       chan struct{} // closed when the first answer arrives
@@ -171,8 +172,10 @@ type draw struct {
 }
 
 // Acquire waits until host's quota lets a request of the given cost go,
-// and returns done, which the caller must call exactly once with the
-// response (or the error) of the request. Acquire returns at once a
+// and returns done, which the caller must call with the response (or the
+// error) of the request, before closing the response body; later calls do
+// nothing. done reads at most MaxPeek bytes of a throttle's body and puts
+// them back (see Parse). Acquire returns at once a
 // *WaitError when the wait would end after ctx's deadline, and ctx.Err()
 // when ctx ends while it waits. Nothing is drawn unless err is nil.
 func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done func(*http.Response, error), err error) {
@@ -180,6 +183,9 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		cost.Requests = 1
 	}
 	cost.Tokens = max(cost.Tokens, 0)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -196,7 +202,8 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 			ev := h.drainEvents()
 			t.mu.Unlock()
 			t.emit(ev)
-			return func(resp *http.Response, err error) { t.done(tk, resp, err) }, nil
+			var once sync.Once
+			return func(resp *http.Response, err error) { once.Do(func() { t.done(tk, resp, err) }) }, nil
 		}
 		var wake chan struct{}
 		if who == whoFirst {
@@ -209,7 +216,7 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		t.mu.Unlock()
 		t.emit(ev)
 		wait := at.Sub(now)
-		if dl, ok := ctx.Deadline(); ok && now.Add(wait).After(dl) && wake == nil {
+		if dl, ok := ctx.Deadline(); ok && wait > time.Until(dl) && wake == nil {
 			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
 		}
 		if timer == nil {
@@ -226,13 +233,25 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 	}
 }
 
-// host returns the state of host, creating it. Requires t.mu held.
+// host returns the state of host, creating it (and forgetting the least
+// recently used host if there are MaxBuckets already). Requires t.mu held.
 func (t *Tracker) host(name string) *hostState {
 	h := t.hosts[name]
 	if h == nil {
+		if len(t.hosts) >= t.opts.MaxBuckets {
+			var oldest *hostState
+			for _, o := range t.hosts {
+				if oldest == nil || o.lastUsed.Before(oldest.lastUsed) {
+					oldest = o
+				}
+			}
+			t.nbuckets -= len(oldest.buckets)
+			delete(t.hosts, oldest.name)
+		}
 		h = &hostState{name: name, buckets: make(map[string]*bucket)}
 		t.hosts[name] = h
 	}
+	h.lastUsed = t.now()
 	return h
 }
 
