@@ -122,10 +122,33 @@ func (b *Bucket) estimateAt(now, n int64, c *bucketCfg) int64 {
 	return max(max(b.tat.Load(), now)+n*c.t-c.tau-now, 0)
 }
 
-func (b *Bucket) tryTake(n int64) (bool, int64) {
-	r, ok := b.take(b.clk.now(), n, b.cfg.Load())
-	return ok, max(int64(r.RetryAfter), 1)
+func (b *Bucket) tryTake(n int64) (bool, int64, error) {
+	c := b.cfg.Load()
+	if err := c.check(n); err != nil {
+		return false, 0, err // SetRate lowered the burst below n
+	}
+	r, ok := b.take(b.clk.now(), n, c)
+	return ok, max(int64(r.RetryAfter), 1), nil
 }
+
+// grab is Allow for a Multi: it also returns the token ungrab needs.
+func (b *Bucket) grab(n int64) (Result, bool, int64, error) {
+	c := b.cfg.Load()
+	if err := c.check(n); err != nil {
+		return Result{}, false, 0, err
+	}
+	now := b.clk.now()
+	if !b.q.empty() {
+		return Result{RetryAfter: time.Duration(max(b.estimateAt(now, n+b.q.units.Load(), c), 1))}, false, 0, nil
+	}
+	r, ok := b.take(now, n, c)
+	return r, ok, n * c.t, nil
+}
+
+// ungrab gives back a grant made by grab moments ago. Moving TAT back by
+// exactly its share restores the state it would have without the grant,
+// whatever was granted since (see refund).
+func (b *Bucket) ungrab(n, token int64) { b.tat.Add(-token) }
 
 func (b *Bucket) estimate(n int64) int64 {
 	c := b.cfg.Load()

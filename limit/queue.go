@@ -11,8 +11,9 @@ import (
 // at once, ignoring its own queue, and estimate when it could.
 type taker interface {
 	// tryTake takes n units now if it can; otherwise it returns how long
-	// (ns, > 0) until it might.
-	tryTake(n int64) (ok bool, wait int64)
+	// (ns, > 0) until it might. err ends the wait (a foreign member of a
+	// Multi that failed).
+	tryTake(n int64) (ok bool, wait int64, err error)
 	// estimate returns how long (ns, >= 0) from now until n units could be
 	// taken, if nothing else took any.
 	estimate(n int64) int64
@@ -98,10 +99,10 @@ func (q *waitQueue) wait(ctx context.Context, t taker, clk *clock, n int64) erro
 				return ctx.Err()
 			}
 		}
-		ok, d := t.tryTake(n)
-		if ok {
+		ok, d, err := t.tryTake(n)
+		if ok || err != nil {
 			q.leave(w)
-			return nil
+			return err
 		}
 		if hasDL && clk.now()+d > deadline {
 			q.leave(w)

@@ -202,11 +202,40 @@ func (w *Window) Allow(ctx context.Context, n int64) (Result, error) {
 	return r, nil
 }
 
-func (w *Window) tryTake(n int64) (bool, int64) {
+func (w *Window) tryTake(n int64) (bool, int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.check(n); err != nil {
+		return false, 0, err // SetRate lowered the count below n
+	}
 	r, ok := w.takeLocked(w.clk.now(), n)
-	return ok, max(int64(r.RetryAfter), 1)
+	return ok, max(int64(r.RetryAfter), 1), nil
+}
+
+// grab is Allow for a Multi: it also returns the token ungrab needs (the
+// grant's time).
+func (w *Window) grab(n int64) (Result, bool, int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.check(n); err != nil {
+		return Result{}, false, 0, err
+	}
+	now := w.clk.now()
+	if !w.q.empty() {
+		w.expire(now)
+		g := w.earliest(w.start(now), n+w.q.units.Load())
+		return Result{RetryAfter: time.Duration(max(g-now, 1))}, false, 0, nil
+	}
+	r, ok := w.takeLocked(now, n)
+	return r, ok, now, nil
+}
+
+// ungrab removes a grant made by grab.
+func (w *Window) ungrab(n, token int64) {
+	w.mu.Lock()
+	w.removeLocked(token, n)
+	w.mu.Unlock()
+	w.q.wakeHead()
 }
 
 func (w *Window) estimate(n int64) int64 {
