@@ -2,7 +2,7 @@ package limit
 
 import (
 	"context"
-		"slices"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
