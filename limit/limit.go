@@ -1,9 +1,3 @@
-// Package limit holds sluice's rate-limit core: a lock-free GCRA token bucket,
-// an exact sliding window, several windows taken all-or-nothing, weighted cost,
-// FIFO waiting with priorities, and keyed sets of limiters with bounded memory.
-//
-// Every limiter implements [Limiter], the one interface the rest of sluice (and
-// the Redis-backed limiters in limit/redislimit) is written against.
 package limit
 
 import (
