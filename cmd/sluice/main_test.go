@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDemoRuns(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"demo", "-requests", "80", "-rate", "200", "-burst", "20", "-concurrency", "8", "-progress=false"}
+	code := run(context.Background(), args, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"plain http.Client", "sluice", "429s received", "share of allowed rate used", "requests done (2xx)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	// sluice's column: every request done, no failure.
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "requests done (2xx)") {
+			f := strings.Fields(line)
+			if f[len(f)-1] != "80" {
+				t.Fatalf("sluice did %s of 80 requests: %q", f[len(f)-1], line)
+			}
+		}
+	}
+}
+
+func TestDemoRejectsBadFlags(t *testing.T) {
+	tests := [][]string{
+		{"demo", "-rate", "0"},
+		{"demo", "-dialect", "klingon"},
+		{"demo", "-limit", "sieve"},
+		{"demo", "-requests", "-1"},
+		{"demo", "extra"},
+		{"bogus"},
+		{},
+	}
+	for _, args := range tests {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, &out, &errOut); code != 2 {
+			t.Errorf("run(%q) = %d, want 2", args, code)
+		}
+		if errOut.Len() == 0 {
+			t.Errorf("run(%q) printed no error", args)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("routes:\n  - name: a\n    match: {host: api.example.com}\n    limits: [{rate: 10/s}]\n"), 0o600)
+	os.WriteFile(bad, []byte("routes:\n  - name: a\n    limits: [{rate: 10/x}]\n"), 0o600)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"check", good}, &out, &errOut); code != 0 {
+		t.Fatalf("check good: %d %s", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"check", bad}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "routes[0].limits[0].rate") {
+		t.Fatalf("check bad: exit %d, %q", code, errOut.String())
+	}
+	if code := run(context.Background(), []string{"check", filepath.Join("..", "..", "examples", "sluice.yaml")}, &out, &errOut); code != 0 {
+		t.Fatalf("examples/sluice.yaml does not validate: %s", errOut.String())
+	}
+}

@@ -1,0 +1,247 @@
+package sluice
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Config is the declarative description of how sluice shapes traffic. The
+// same struct is written in Go or loaded from YAML with LoadConfig; every
+// field documents what its zero value means, and the zero Config is useful:
+// it retries safely with jittered backoff, honours Retry-After and pauses a
+// host's requests when it says 429, with no rate limit and no cache.
+type Config struct {
+	// Defaults is the policy of every route that does not set a part of its
+	// own, and of requests that match no route.
+	Defaults Policy `yaml:"defaults"`
+
+	// Routes are tried in order; the first whose Match fits the request
+	// gives its policy. Requests that match none use Defaults, with one
+	// shared state (limits, breaker, budget) per host.
+	Routes []Route `yaml:"routes"`
+
+	// Cache bounds the response cache shared by every route whose policy
+	// enables caching.
+	Cache CacheLimits `yaml:"cache"`
+
+	// Redis keeps the limits marked Shared, so that every process using
+	// the same Redis and Prefix draws on one quota. Nil means no Redis; a
+	// Shared limit then is a configuration error.
+	Redis *RedisConfig `yaml:"redis"`
+
+	// Logger receives one record per event (see the package doc for the
+	// event names). Nil discards them. It cannot be set from YAML.
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// Route gives a policy to the requests that match it.
+type Route struct {
+	// Name identifies the route in logs and Stats. Empty means
+	// "route<index>".
+	Name string `yaml:"name"`
+	// Match selects the requests of this route.
+	Match Match `yaml:"match"`
+	// Policy is what the route does; parts left unset come from
+	// Config.Defaults.
+	Policy `yaml:",inline"`
+}
+
+// Match selects requests by host, path and method. An empty field matches
+// everything.
+type Match struct {
+	// Host is the request's host without port, compared case-insensitively.
+	// A leading "*." matches any subdomain ("*.example.com").
+	Host string `yaml:"host"`
+	// Path is a path prefix ("/v1/") or, when it contains '*', a pattern in
+	// which '*' matches one path segment and a trailing "/**" any rest
+	// ("/repos/*/*/issues", "/v1/**").
+	Path string `yaml:"path"`
+	// Methods lists the HTTP methods of the route (upper case). Empty means
+	// all.
+	Methods []string `yaml:"methods"`
+}
+
+// Policy is everything sluice does to the requests of a route. A nil
+// pointer part inherits Config.Defaults; a non-nil part replaces it whole.
+type Policy struct {
+	// Limits are the rate limits a request must pass, all at once (a
+	// request refused by one takes nothing from the others). Nil inherits;
+	// an empty non-nil list means no limit.
+	Limits []LimitConfig `yaml:"limits"`
+	// Cost is the number of units a request takes from each weighted limit,
+	// unless the request's context says otherwise (WithCost). 0 means 1.
+	Cost int64 `yaml:"cost"`
+	// Retry says when and how failed attempts are retried.
+	Retry *RetryConfig `yaml:"retry"`
+	// Circuit configures the circuit breaker. Nil inherits; the default
+	// policy has a breaker with CircuitConfig's defaults.
+	Circuit *CircuitConfig `yaml:"circuit"`
+	// Cache enables caching of GET and HEAD responses. Nil inherits; the
+	// default is no cache.
+	Cache *CacheConfig `yaml:"cache"`
+	// Concurrency caps the requests of the route in flight at once. 0
+	// inherits; the default is no cap. -1 removes an inherited cap.
+	Concurrency int `yaml:"concurrency"`
+	// Timeout bounds one attempt (connect, send, headers and body read).
+	// 0 inherits; the default is no timeout beyond the request's context.
+	Timeout time.Duration `yaml:"timeout"`
+	// Coalesce makes identical concurrent GETs share one upstream call.
+	// Nil inherits; the default is on.
+	Coalesce *bool `yaml:"coalesce"`
+}
+
+// LimitConfig is one rate limit.
+type LimitConfig struct {
+	// Rate is "N/unit" with unit s, min, h or day, or "N/<duration>"
+	// ("100/min", "5000/h", "50/10s"). Required.
+	Rate string `yaml:"rate"`
+	// Burst is how many units may be taken at once after an idle spell.
+	// 0 means the rate's count (a whole window at once). Ignored by the
+	// strict window, which never allows more than N in any window.
+	Burst int64 `yaml:"burst"`
+	// Strict selects the exact sliding window ("never more than N in any
+	// window W") instead of the token bucket. Choose it for hard quotas
+	// such as 100/hour that a provider counts in rolling windows.
+	Strict bool `yaml:"strict"`
+	// Weighted makes the limit take the request's cost (Policy.Cost, or
+	// WithCost on the context, e.g. an LLM call's tokens) instead of 1 per
+	// request. A cost above the burst fails at once.
+	Weighted bool `yaml:"weighted"`
+	// PerHost gives each host of the route its own limit. The default is
+	// one limit shared by every request of the route.
+	PerHost bool `yaml:"per_host"`
+	// Shared keeps the limit in Redis (Config.Redis), one quota for every
+	// process that uses the same Redis, prefix and route name. It cannot be
+	// combined with PerHost.
+	Shared bool `yaml:"shared"`
+}
+
+// RedisConfig says how to reach the Redis that keeps shared limits, and
+// what to do when it cannot be reached.
+type RedisConfig struct {
+	// Addr is the host:port of a single Redis node.
+	Addr string `yaml:"addr"`
+	// Addrs are the seed nodes of a Redis Cluster, or the sentinels when
+	// MasterName is set. Exactly one of Addr and Addrs is required, unless
+	// Client is set.
+	Addrs []string `yaml:"addrs"`
+	// MasterName is the Sentinel master name.
+	MasterName string `yaml:"master_name"`
+	// Username is the ACL user name, if any.
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password, so
+	// the password never sits in a configuration file.
+	PasswordEnv string `yaml:"password_env"`
+	// DB is the database number (single node and Sentinel only).
+	DB int `yaml:"db"`
+	// Prefix starts every key sluice writes. Empty means "sluice".
+	Prefix string `yaml:"prefix"`
+	// Timeout bounds one Redis decision; a slower answer counts as a
+	// failure. 0 means 50ms.
+	Timeout time.Duration `yaml:"timeout"`
+	// OnFailure is what a shared limit does while Redis fails: "local"
+	// (the default: a limit in this process at the rate divided by
+	// ExpectedWorkers), "deny" (requests fail with ErrRateLimited) or
+	// "allow" (no limit until Redis is back).
+	OnFailure string `yaml:"on_failure"`
+	// ExpectedWorkers is the number of processes sharing the limits, used
+	// to split the rate under OnFailure "local". 0 means 1.
+	ExpectedWorkers int `yaml:"expected_workers"`
+	// Lease lets a process take up to this many units per Redis round trip
+	// and spend them locally (for high rates). 0 or 1 means none: every
+	// decision is one round trip. See package limit/redislimit for the
+	// overshoot a lease allows.
+	Lease int64 `yaml:"lease"`
+	// Client, when set, is used instead of connecting with the fields
+	// above (which are then ignored). sluice does not close it. It cannot
+	// be set from YAML.
+	Client redis.UniversalClient `yaml:"-"`
+}
+
+// RetryConfig says when and how failed attempts are retried.
+type RetryConfig struct {
+	// MaxAttempts is the total number of attempts, the first included.
+	// 0 means 3; 1 disables retries.
+	MaxAttempts int `yaml:"max_attempts"`
+	// BaseDelay is the first backoff. 0 means 100ms.
+	BaseDelay time.Duration `yaml:"base_delay"`
+	// MaxDelay caps one backoff. 0 means 10s.
+	MaxDelay time.Duration `yaml:"max_delay"`
+	// Jitter is "full" (default), "decorrelated", "equal" or "none".
+	Jitter string `yaml:"jitter"`
+	// MaxRetryAfter caps the wait a server may ask for with Retry-After;
+	// a longer ask is not waited for and the request fails at once with
+	// ErrRetriesExhausted. 0 means 60s.
+	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
+	// NonIdempotent allows retrying POST and PATCH without an
+	// Idempotency-Key header. Off by default: a retried POST may act twice.
+	NonIdempotent bool `yaml:"non_idempotent"`
+	// Budget limits retries to a share of the request rate, so a failing
+	// upstream does not get a retry storm. Nil means the default budget
+	// (20% of requests, at least 10 retries per second, over 10s).
+	Budget *BudgetConfig `yaml:"budget"`
+}
+
+// BudgetConfig is a retry budget.
+type BudgetConfig struct {
+	// Ratio is the share of requests that may be retried, 0..1. 0 means 0.2.
+	Ratio float64 `yaml:"ratio"`
+	// MinPerSecond is the floor of retries per second, so that routes with
+	// little traffic can still retry. 0 means 10.
+	MinPerSecond float64 `yaml:"min_per_second"`
+	// TTL is the window over which requests are counted. 0 means 10s.
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// CircuitConfig configures a circuit breaker.
+type CircuitConfig struct {
+	// Disabled turns the breaker off.
+	Disabled bool `yaml:"disabled"`
+	// ConsecutiveFailures opens the breaker after this many failures in a
+	// row. 0 means 5.
+	ConsecutiveFailures uint32 `yaml:"consecutive_failures"`
+	// FailureRatio opens the breaker when this share of the requests in
+	// Window failed, once there were at least MinRequests. 0 disables the
+	// ratio rule.
+	FailureRatio float64 `yaml:"failure_ratio"`
+	// MinRequests is the volume below which FailureRatio is not applied.
+	// 0 means 20.
+	MinRequests uint32 `yaml:"min_requests"`
+	// Window is the rolling window of FailureRatio. 0 means 30s.
+	Window time.Duration `yaml:"window"`
+	// OpenTimeout is how long the breaker stays open before it lets probes
+	// through. 0 means 30s.
+	OpenTimeout time.Duration `yaml:"open_timeout"`
+	// HalfOpenProbes is how many requests are let through while half-open.
+	// 0 means 1.
+	HalfOpenProbes uint32 `yaml:"half_open_probes"`
+	// PerHost gives each host of the route its own breaker. The default is
+	// one breaker per route.
+	PerHost bool `yaml:"per_host"`
+	// TripOn429 counts 429 responses as failures. Off by default: a 429 is
+	// flow control, handled by the limits and retries, not sickness.
+	TripOn429 bool `yaml:"trip_on_429"`
+}
+
+// CacheConfig enables the response cache for a route.
+type CacheConfig struct {
+	// TTL is how long a response stays fresh. 0 disables caching.
+	TTL time.Duration `yaml:"ttl"`
+	// StaleIfError serves an expired entry no older than this past its
+	// expiry when the upstream fails or the breaker is open; the response
+	// carries "X-Sluice-Cache: stale". 0 disables it.
+	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// Vary names request headers that are part of the cache key besides
+	// the method, the URL and the credential (e.g. Accept).
+	Vary []string `yaml:"vary"`
+}
+
+// CacheLimits bounds the shared response cache.
+type CacheLimits struct {
+	// MaxEntries is the most responses held. 0 means 1000.
+	MaxEntries int `yaml:"max_entries"`
+	// MaxBytes is the most bytes of bodies and headers held. 0 means 64 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+}

@@ -1,0 +1,67 @@
+// Package sluice shapes the traffic a program sends to rate-limited HTTP
+// APIs. Its heart is [Transport], an [net/http.RoundTripper] that wraps any
+// *http.Client (yours, or a generated SDK's), and [Client], a small JSON-API
+// client on top of it. One declarative [Config], written in Go or loaded from
+// YAML with [LoadConfig], drives both.
+//
+// # The pipeline
+//
+// Each request passes these steps in order; a step may answer it or refuse it
+// without going further:
+//
+//	request
+//	  │
+//	  ├─ 1. route      first Config.Routes entry whose Match fits (host, path, method); else Defaults per host
+//	  ├─ 2. cache      GET/HEAD: a fresh entry answers at once (key: method, canonical URL,
+//	  │                Vary headers, credential fingerprint)
+//	  ├─ 3. coalesce   identical GETs in flight share one upstream call
+//	  │   ┌──────────── per attempt ───────────────────────────────────────────────┐
+//	  ├─ 4. breaker    open → ErrCircuitOpen (or a stale cache entry)              │
+//	  ├─ 5. limits     provider pause (429 + Retry-After), then the route's rate   │
+//	  │                limits, with the context's priority and deadline;           │
+//	  │                a wait past the deadline → ErrRateLimited at once           │
+//	  ├─ 6. send       concurrency cap, per-attempt timeout                         │
+//	  ├─ 7. observe    429/Retry-After pauses the whole route; breaker counts       │
+//	  └─ 8. retry?     safe methods only, jittered backoff, attempts + budget ─────┘
+//	  │
+//	response, or a typed error
+//
+// # Retries
+//
+// Only what is safe is retried: 429, 502, 503, 504 and transport errors, on
+// GET, HEAD, PUT, DELETE, OPTIONS and TRACE; POST and PATCH only with an
+// Idempotency-Key header or when the route opts in (RetryConfig.NonIdempotent).
+// A 429 may be retried on any method: the server did not act on it. Bodies are
+// replayed with Request.GetBody; a request whose body cannot be replayed is
+// not retried. A retry budget per route (20% of requests, at least 10 retries
+// a second, by default) stops retry storms. When retries end without success
+// the error is a *RetryError (errors.Is ErrRetriesExhausted) that unwraps to
+// the last transport error or a *StatusError.
+//
+// # Errors
+//
+// Every request returns a response or an error that matches one of
+// ErrRateLimited (*RateLimitError), ErrCircuitOpen (*CircuitError),
+// ErrRetriesExhausted (*RetryError), ErrClosed, or the request context's
+// error, with errors.Is; the typed errors carry the details (the wait, the
+// attempts, the last status).
+//
+// # Events
+//
+// With Config.Logger set, every step logs a record whose message and "event"
+// attribute is one of these stable names, with "route", "method" and "url"
+// attributes (credentials in the URL redacted; headers are never logged):
+//
+//	cache_hit, cache_miss, cache_stale   the cache answered, did not, or served a stale entry
+//	coalesced                            the request joined an identical one in flight
+//	circuit_open                         the breaker refused the request ("state")
+//	circuit_state                        the breaker changed state ("from", "to")
+//	rate_wait                            the request waited for limits ("wait_ms")
+//	rate_refused                         a wait would pass the deadline ("wait_ms", "reason")
+//	rate_limited                         the provider throttled an attempt ("status")
+//	route_paused                         the route pauses for the provider ("pause_ms")
+//	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "cause")
+//	retries_exhausted                    no further attempt ("attempts", "reason", "cause")
+//
+// [Transport.Stats] returns the counters per route.
+package sluice

@@ -1,0 +1,220 @@
+package sluice
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sluicehq/sluice/limit"
+)
+
+// LoadConfig reads a YAML configuration file and validates it. Unknown
+// fields are errors, and every error names the field and the bad value,
+// e.g. `routes[2].limits[0].rate: "10/x" is not a rate`.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("sluice: load config: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("sluice: %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes YAML into a Config strictly and validates it.
+func ParseConfig(data []byte) (Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// ConfigError is one thing wrong in a Config: the field's path and what is
+// wrong with it. Validate joins every ConfigError it finds with errors.Join.
+type ConfigError struct {
+	// Field is the path of the field, e.g. "routes[2].limits[0].rate".
+	Field string
+	// Problem says what is wrong, e.g. `"10/x" is not a rate`.
+	Problem string
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Problem }
+
+type checker struct {
+	errs  []error
+	redis bool // the Config has a redis section
+}
+
+func (c *checker) add(field, format string, args ...any) {
+	c.errs = append(c.errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+}
+
+// Validate reports every problem in c, each a *ConfigError, joined; nil
+// when c is usable.
+func (c Config) Validate() error {
+	ck := checker{redis: c.Redis != nil}
+	if r := c.Redis; r != nil {
+		ck.redisConfig(r)
+	}
+	ck.policy("defaults", c.Defaults)
+	names := map[string]int{}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		if r.Name != "" {
+			if j, dup := names[r.Name]; dup {
+				ck.add(p+".name", "%q is already the name of routes[%d]", r.Name, j)
+			}
+			names[r.Name] = i
+		}
+		ck.match(p+".match", r.Match)
+		ck.policy(p, r.Policy)
+	}
+	if c.Cache.MaxEntries < 0 {
+		ck.add("cache.max_entries", "%d must not be negative", c.Cache.MaxEntries)
+	}
+	if c.Cache.MaxBytes < 0 {
+		ck.add("cache.max_bytes", "%d must not be negative", c.Cache.MaxBytes)
+	}
+	return errors.Join(ck.errs...)
+}
+
+func (ck *checker) match(p string, m Match) {
+	if strings.ContainsAny(m.Host, "/:") {
+		ck.add(p+".host", "%q must be a host name without scheme, port or path", m.Host)
+	}
+	if m.Path != "" && !strings.HasPrefix(m.Path, "/") {
+		ck.add(p+".path", "%q must start with /", m.Path)
+	}
+	for i, meth := range m.Methods {
+		if meth == "" || meth != strings.ToUpper(meth) || strings.ContainsAny(meth, " \t/") {
+			ck.add(fmt.Sprintf("%s.methods[%d]", p, i), "%q is not an upper-case HTTP method", meth)
+		}
+	}
+}
+
+func (ck *checker) policy(p string, pol Policy) {
+	for i, l := range pol.Limits {
+		lp := fmt.Sprintf("%s.limits[%d]", p, i)
+		if l.Rate == "" {
+			ck.add(lp+".rate", "is required (e.g. \"100/min\")")
+		} else if _, err := limit.ParseRate(l.Rate); err != nil {
+			ck.add(lp+".rate", "%q is not a rate: want N/unit such as 100/min, 5000/h or 50/10s", l.Rate)
+		}
+		if l.Burst < 0 {
+			ck.add(lp+".burst", "%d must not be negative", l.Burst)
+		}
+		if l.Shared && l.PerHost {
+			ck.add(lp+".shared", "cannot be combined with per_host")
+		}
+		if l.Shared && !ck.redis {
+			ck.add(lp+".shared", "needs a redis section to keep the limit in")
+		}
+	}
+	if pol.Cost < 0 {
+		ck.add(p+".cost", "%d must not be negative", pol.Cost)
+	}
+	if pol.Concurrency < -1 {
+		ck.add(p+".concurrency", "%d must be -1 (no cap), 0 (inherit) or positive", pol.Concurrency)
+	}
+	if pol.Timeout < 0 {
+		ck.add(p+".timeout", "%v must not be negative", pol.Timeout)
+	}
+	if r := pol.Retry; r != nil {
+		ck.retry(p+".retry", r)
+	}
+	if c := pol.Circuit; c != nil {
+		ck.circuit(p+".circuit", c)
+	}
+	if c := pol.Cache; c != nil {
+		if c.TTL < 0 {
+			ck.add(p+".cache.ttl", "%v must not be negative", c.TTL)
+		}
+		if c.StaleIfError < 0 {
+			ck.add(p+".cache.stale_if_error", "%v must not be negative", c.StaleIfError)
+		}
+	}
+}
+
+func (ck *checker) retry(p string, r *RetryConfig) {
+	if r.MaxAttempts < 0 {
+		ck.add(p+".max_attempts", "%d must not be negative", r.MaxAttempts)
+	}
+	if r.BaseDelay < 0 {
+		ck.add(p+".base_delay", "%v must not be negative", r.BaseDelay)
+	}
+	if r.MaxDelay < 0 {
+		ck.add(p+".max_delay", "%v must not be negative", r.MaxDelay)
+	}
+	if r.MaxDelay > 0 && r.BaseDelay > r.MaxDelay {
+		ck.add(p+".base_delay", "%v is more than max_delay %v", r.BaseDelay, r.MaxDelay)
+	}
+	if r.MaxRetryAfter < 0 {
+		ck.add(p+".max_retry_after", "%v must not be negative", r.MaxRetryAfter)
+	}
+	if _, ok := jitterKinds[r.Jitter]; !ok {
+		ck.add(p+".jitter", "%q is not one of full, decorrelated, equal, none", r.Jitter)
+	}
+	if b := r.Budget; b != nil {
+		if b.Ratio < 0 || b.Ratio > 1 {
+			ck.add(p+".budget.ratio", "%v must be between 0 and 1", b.Ratio)
+		}
+		if b.MinPerSecond < 0 {
+			ck.add(p+".budget.min_per_second", "%v must not be negative", b.MinPerSecond)
+		}
+		if b.TTL < 0 || b.TTL > 0 && (b.TTL.Seconds() < 1 || b.TTL.Seconds() > 60) {
+			ck.add(p+".budget.ttl", "%v must be between 1s and 60s", b.TTL)
+		}
+	}
+}
+
+func (ck *checker) circuit(p string, c *CircuitConfig) {
+	if c.FailureRatio < 0 || c.FailureRatio > 1 {
+		ck.add(p+".failure_ratio", "%v must be between 0 and 1", c.FailureRatio)
+	}
+	if c.Window < 0 {
+		ck.add(p+".window", "%v must not be negative", c.Window)
+	}
+	if c.OpenTimeout < 0 {
+		ck.add(p+".open_timeout", "%v must not be negative", c.OpenTimeout)
+	}
+}
+
+func (ck *checker) redisConfig(r *RedisConfig) {
+	if r.Client == nil && (r.Addr == "") == (len(r.Addrs) == 0) {
+		ck.add("redis.addr", "exactly one of addr and addrs is required")
+	}
+	if r.Addr != "" && !strings.Contains(r.Addr, ":") {
+		ck.add("redis.addr", "%q must be host:port", r.Addr)
+	}
+	switch r.OnFailure {
+	case "", "local", "deny", "allow":
+	default:
+		ck.add("redis.on_failure", "%q must be local, deny or allow", r.OnFailure)
+	}
+	if r.Timeout < 0 {
+		ck.add("redis.timeout", "%v must not be negative", r.Timeout)
+	}
+	if r.ExpectedWorkers < 0 {
+		ck.add("redis.expected_workers", "%d must not be negative", r.ExpectedWorkers)
+	}
+	if r.Lease < 0 {
+		ck.add("redis.lease", "%d must not be negative", r.Lease)
+	}
+	if r.DB < 0 {
+		ck.add("redis.db", "%d must not be negative", r.DB)
+	}
+}

@@ -1,0 +1,312 @@
+package sluice
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice/circuit"
+	"github.com/sluicehq/sluice/httpcache"
+	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/retry"
+)
+
+// policy is a Policy with defaults applied, ready to use.
+type policy struct {
+	limits      []LimitConfig
+	cost        int64
+	retry       retry.Policy
+	budget      retry.BudgetOptions
+	circuit     CircuitConfig
+	cache       CacheConfig
+	concurrency int
+	timeout     time.Duration
+	coalesce    bool
+}
+
+// resolve merges p over the defaults d.
+func resolve(p, d Policy) Policy {
+	if p.Limits == nil {
+		p.Limits = d.Limits
+	}
+	if p.Cost == 0 {
+		p.Cost = d.Cost
+	}
+	if p.Retry == nil {
+		p.Retry = d.Retry
+	}
+	if p.Circuit == nil {
+		p.Circuit = d.Circuit
+	}
+	if p.Cache == nil {
+		p.Cache = d.Cache
+	}
+	if p.Concurrency == 0 {
+		p.Concurrency = d.Concurrency
+	}
+	if p.Timeout == 0 {
+		p.Timeout = d.Timeout
+	}
+	if p.Coalesce == nil {
+		p.Coalesce = d.Coalesce
+	}
+	return p
+}
+
+var jitterKinds = map[string]retry.Jitter{
+	"":             retry.JitterFull,
+	"full":         retry.JitterFull,
+	"decorrelated": retry.JitterDecorrelated,
+	"equal":        retry.JitterEqual,
+	"none":         retry.JitterNone,
+}
+
+// compilePolicy applies the documented defaults to a resolved Policy.
+func compilePolicy(p Policy) policy {
+	c := policy{limits: p.Limits, cost: max(p.Cost, 1), timeout: p.Timeout, coalesce: p.Coalesce == nil || *p.Coalesce}
+	rc := RetryConfig{}
+	if p.Retry != nil {
+		rc = *p.Retry
+	}
+	c.retry = retry.Policy{
+		MaxAttempts:        rc.MaxAttempts,
+		BaseDelay:          rc.BaseDelay,
+		MaxDelay:           rc.MaxDelay,
+		Jitter:             jitterKinds[rc.Jitter],
+		MaxRetryAfter:      rc.MaxRetryAfter,
+		RetryNonIdempotent: rc.NonIdempotent,
+	}
+	bc := BudgetConfig{}
+	if rc.Budget != nil {
+		bc = *rc.Budget
+	}
+	c.budget = retry.BudgetOptions{Ratio: bc.Ratio, MinPerSecond: bc.MinPerSecond, TTL: bc.TTL}
+	if p.Circuit != nil {
+		c.circuit = *p.Circuit
+	}
+	if p.Cache != nil {
+		c.cache = *p.Cache
+	}
+	if p.Concurrency > 0 {
+		c.concurrency = p.Concurrency
+	}
+	return c
+}
+
+// route is the live state of one route: its limits, breaker, budget,
+// concurrency cap, coalescing group and counters.
+type route struct {
+	name    string
+	match   matcher
+	pol     policy
+	limits  limitPair // shared by the route's requests
+	hostLim *hostMap[limitPair]
+	breaker *circuit.Breaker // nil when disabled or per host
+	hostBrk *hostMap[*circuit.Breaker]
+	budget  *retry.Budget
+	sem     chan struct{} // nil when uncapped
+	group   httpcache.Group
+	pause   atomic.Int64 // unix ns until which the provider asked us to pause
+	stats   counters
+}
+
+func newRoute(name string, m Match, pol policy, log *slog.Logger) (*route, error) {
+	r := &route{name: name, match: compileMatch(m), pol: pol}
+	var err error
+	var shared, perHost []LimitConfig
+	for _, l := range pol.limits {
+		if l.PerHost {
+			perHost = append(perHost, l)
+		} else {
+			shared = append(shared, l)
+		}
+	}
+	if r.limits, err = buildLimits(shared); err != nil {
+		return nil, err
+	}
+	if len(perHost) > 0 {
+		r.hostLim = newHostMap(func(string) (limitPair, error) {
+			p, err := buildLimits(perHost)
+			p.shared = &r.limits
+			return p, err
+		})
+	}
+	if !pol.circuit.Disabled {
+		if pol.circuit.PerHost {
+			r.hostBrk = newHostMap(func(host string) (*circuit.Breaker, error) {
+				return circuit.New(name+"/"+host, breakerSettings(pol.circuit, log))
+			})
+		} else if r.breaker, err = circuit.New(name, breakerSettings(pol.circuit, log)); err != nil {
+			return nil, err
+		}
+	}
+	if r.budget, err = retry.NewBudget(pol.budget); err != nil {
+		return nil, err
+	}
+	if pol.concurrency > 0 {
+		r.sem = make(chan struct{}, pol.concurrency)
+	}
+	return r, nil
+}
+
+// breakerSettings turns a CircuitConfig into breaker settings whose state
+// changes are logged as circuit_state events.
+func breakerSettings(c CircuitConfig, log *slog.Logger) circuit.Settings {
+	return circuit.Settings{
+		OnStateChange: func(name string, from, to circuit.State) {
+			log.Warn("circuit_state", "event", "circuit_state", "route", name,
+				"from", from.String(), "to", to.String())
+		},
+		ConsecutiveFailures: c.ConsecutiveFailures,
+		FailureRatio:        c.FailureRatio,
+		MinRequests:         c.MinRequests,
+		Window:              c.Window,
+		OpenTimeout:         c.OpenTimeout,
+		HalfOpenProbes:      c.HalfOpenProbes,
+	}
+}
+
+// limitPair is the limits of a route (or of one host of it): those that
+// take 1 per request and those that take the request's cost, each group
+// taken all at once. shared, for a host's pair, is the route's own pair.
+type limitPair struct {
+	requests, cost limit.Limiter // nil when the group is empty
+	shared         *limitPair
+}
+
+func buildLimits(ls []LimitConfig) (limitPair, error) {
+	var reqs, costs []LimitConfig
+	for _, l := range ls {
+		if l.Weighted {
+			costs = append(costs, l)
+		} else {
+			reqs = append(reqs, l)
+		}
+	}
+	var p limitPair
+	var err error
+	if p.requests, err = buildLimiter(reqs); err != nil {
+		return p, err
+	}
+	p.cost, err = buildLimiter(costs)
+	return p, err
+}
+
+// buildLimiter makes one limiter that takes from every limit at once, or
+// nil for none.
+func buildLimiter(ls []LimitConfig) (limit.Limiter, error) {
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	parts := make([]limit.Limiter, 0, len(ls))
+	for i, l := range ls {
+		r, err := limit.ParseRate(l.Rate)
+		if err != nil {
+			return nil, fmt.Errorf("limits[%d]: %w", i, err)
+		}
+		r.Burst = l.Burst
+		var lim limit.Limiter
+		if l.Strict {
+			lim, err = limit.NewWindow(r)
+		} else {
+			lim, err = limit.NewBucket(r)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("limits[%d]: %w", i, err)
+		}
+		parts = append(parts, lim)
+	}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	return limit.NewMulti(parts...)
+}
+
+// limitsFor returns the limits for a request to host.
+func (r *route) limitsFor(host string) (*limitPair, error) {
+	if r.hostLim != nil {
+		p, err := r.hostLim.get(host)
+		return &p, err
+	}
+	return &r.limits, nil
+}
+
+// breakerFor returns the breaker for a request to host, or nil.
+func (r *route) breakerFor(host string) (*circuit.Breaker, error) {
+	if r.hostBrk != nil {
+		return r.hostBrk.get(host)
+	}
+	return r.breaker, nil
+}
+
+// pauseUntil makes every request of the route wait until t (never shortens
+// a pause). It reports whether the pause was extended.
+func (r *route) pauseUntil(t time.Time) bool {
+	ns := t.UnixNano()
+	for {
+		cur := r.pause.Load()
+		if cur >= ns {
+			return false
+		}
+		if r.pause.CompareAndSwap(cur, ns) {
+			return true
+		}
+	}
+}
+
+// pauseLeft returns how long the route is still paused at now, with a
+// little jitter so that the waiters do not all resume at the same instant.
+func (r *route) pauseLeft(now time.Time) time.Duration {
+	until := r.pause.Load()
+	if until == 0 {
+		return 0
+	}
+	left := time.Duration(until - now.UnixNano())
+	if left <= 0 {
+		return 0
+	}
+	// Spread resumption over up to 10% of the pause (at most 250ms).
+	spread := min(left/10, 250*time.Millisecond)
+	if spread > 0 {
+		left += rand.N(spread)
+	}
+	return left
+}
+
+// maxHosts bounds the per-host state a route keeps.
+const maxHosts = 1024
+
+// hostMap holds one value per host, created on first use, bounded by
+// maxHosts (beyond it an arbitrary host's value is dropped).
+type hostMap[T any] struct {
+	mu    sync.Mutex
+	m     map[string]T // guarded by mu
+	build func(host string) (T, error)
+}
+
+func newHostMap[T any](build func(string) (T, error)) *hostMap[T] {
+	return &hostMap[T]{m: map[string]T{}, build: build}
+}
+
+func (h *hostMap[T]) get(host string) (T, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if v, ok := h.m[host]; ok {
+		return v, nil
+	}
+	v, err := h.build(host)
+	if err != nil {
+		return v, err
+	}
+	if len(h.m) >= maxHosts {
+		for k := range h.m {
+			delete(h.m, k)
+			break
+		}
+	}
+	h.m[host] = v
+	return v, nil
+}

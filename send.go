@@ -1,0 +1,403 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/circuit"
+	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/retry"
+)
+
+// send runs the breaker, limit, attempt and retry steps for one request.
+func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Response, error) {
+	ctx := req.Context()
+	rt.budget.Deposit()
+	brk, err := rt.breakerFor(host)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	lim, err := rt.limitsFor(host)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost)}
+	return a.run(ctx)
+}
+
+// attempt holds the state of one request across its attempts.
+type attempt struct {
+	t     *Transport
+	rt    *route
+	req   *http.Request
+	brk   *circuit.Breaker
+	lim   *limitPair
+	cost  int64
+	n     int           // attempts made
+	delay time.Duration // last backoff, for decorrelated jitter
+}
+
+func (a *attempt) run(ctx context.Context) (*http.Response, error) {
+	pol := &a.rt.pol.retry
+	maxAttempts := max(pol.MaxAttempts, 0)
+	if maxAttempts == 0 {
+		maxAttempts = 3
+	}
+	for {
+		resp, class, err := a.once(ctx)
+		if class == classDone {
+			return resp, err
+		}
+		reason, wait := a.retryDecision(ctx, resp, class, maxAttempts)
+		if reason == "" && !a.rt.budget.TryWithdraw() {
+			reason = "retry budget"
+		}
+		if reason != "" {
+			return a.giveUp(ctx, resp, err, reason)
+		}
+		if resp != nil {
+			drainClose(resp)
+		}
+		a.rt.stats.retries.Add(1)
+		a.t.event(ctx, slog.LevelInfo, "retry_scheduled", a.rt, a.req,
+			slog.Int("attempt", a.n), slog.Int64("wait_ms", wait.Milliseconds()),
+			slog.String("cause", errOrStatus(resp, err)))
+		if wait > 0 {
+			if err := sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// classDone marks an attempt whose outcome is final.
+const classDone retry.Class = -1
+
+// once makes one attempt: breaker, limits, concurrency cap, send. A final
+// outcome comes back with classDone; a retryable one with its class and the
+// response or error (the response body still open).
+func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error) {
+	var done func(circuit.Outcome)
+	if a.brk != nil {
+		d, err := a.brk.Allow()
+		if err != nil {
+			closeBody(a.req)
+			a.t.event(ctx, slog.LevelWarn, "circuit_open", a.rt, a.req, slog.String("state", a.brk.State().String()))
+			return nil, classDone, &CircuitError{Route: a.rt.name, Err: err}
+		}
+		done = d
+	}
+	finish := func(o circuit.Outcome) {
+		if done != nil {
+			done(o)
+		}
+	}
+	if err := a.t.waitTurn(ctx, a.rt, a.lim, a.cost, a.req); err != nil {
+		finish(circuit.Neutral)
+		closeBody(a.req)
+		return nil, classDone, err
+	}
+	release, err := a.rt.acquire(ctx)
+	if err != nil {
+		finish(circuit.Neutral)
+		closeBody(a.req)
+		return nil, classDone, err
+	}
+	areq, cancel, err := a.prepare(ctx)
+	if err != nil {
+		release()
+		finish(circuit.Neutral)
+		return nil, classDone, err
+	}
+	a.n++
+	a.rt.stats.attempts.Add(1)
+	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		info.attempts.Store(int64(a.n))
+	}
+	resp, err := a.t.base.RoundTrip(areq)
+	class := retry.Classify(ctx, resp, err)
+	finish(a.outcome(class, resp, err))
+	if class == retry.Throttled {
+		a.rt.stats.throttles.Add(1)
+		a.t.throttled(ctx, a.rt, a.req, resp)
+	}
+	// A request the server may have acted on is re-sent only when that is
+	// safe: an idempotent method, an Idempotency-Key, or an opted-in route.
+	mayRetry := a.rt.pol.retry.MayRetry(a.req, resp, err, class)
+	if err != nil {
+		cancel()
+		release()
+		if !mayRetry {
+			return nil, classDone, err
+		}
+		return nil, class, err
+	}
+	resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { cancel(); release() }}
+	if !mayRetry {
+		return resp, classDone, nil
+	}
+	return resp, class, nil
+}
+
+// outcome maps an attempt's outcome to what the breaker counts: 5xx,
+// timeouts and connection errors are failures; a 429 is flow control, not
+// sickness, unless the route says so; a canceled caller counts for nothing.
+func (a *attempt) outcome(c retry.Class, resp *http.Response, err error) circuit.Outcome {
+	switch c {
+	case retry.Success:
+		return circuit.Success
+	case retry.Permanent:
+		if err != nil || resp.StatusCode >= 500 {
+			return circuit.Failure
+		}
+		return circuit.Success
+	case retry.Transient:
+		return circuit.Failure
+	case retry.Throttled:
+		if a.rt.pol.circuit.TripOn429 {
+			return circuit.Failure
+		}
+	}
+	return circuit.Neutral
+}
+
+// prepare returns the request for the next attempt, with a fresh body and
+// the per-attempt timeout, and the cancel func of that timeout.
+func (a *attempt) prepare(ctx context.Context) (*http.Request, context.CancelFunc, error) {
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if d := a.rt.pol.timeout; d > 0 {
+		actx, cancel = context.WithTimeout(ctx, d)
+	}
+	if a.n == 0 {
+		return a.req.WithContext(actx), cancel, nil
+	}
+	r := a.req.Clone(actx)
+	if a.req.Body != nil && a.req.Body != http.NoBody {
+		body, err := a.req.GetBody()
+		if err != nil {
+			cancel()
+			return nil, nil, err
+		}
+		r.Body = body
+	}
+	return r, cancel, nil
+}
+
+// retryDecision says why a failed attempt cannot be retried ("" if it
+// can) and how long to wait before the next attempt (beyond the pause the
+// route already observes).
+func (a *attempt) retryDecision(ctx context.Context, resp *http.Response, class retry.Class, maxAttempts int) (string, time.Duration) {
+	pol := &a.rt.pol.retry
+	if a.n >= maxAttempts {
+		return "max attempts", 0
+	}
+	now := time.Now()
+	var wait time.Duration
+	var ra time.Duration
+	hasRA := false
+	if resp != nil {
+		ra, hasRA = retry.ParseRetryAfter(resp.Header, now)
+	}
+	switch {
+	case hasRA && ra > maxRetryAfter(pol):
+		return "retry-after too long", 0
+	case hasRA && class == retry.Throttled:
+		// The route is paused until then (see throttled); the next attempt
+		// waits in line behind the pause.
+	case hasRA:
+		wait = ra
+	case class == retry.Throttled:
+		// A bare throttle: the whole route backs off, not just this request.
+		a.delay = pol.Delay(a.n, a.delay, rand.Float64)
+		a.t.pause(ctx, a.rt, a.req, now.Add(a.delay))
+	default:
+		a.delay = pol.Delay(a.n, a.delay, rand.Float64)
+		wait = a.delay
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		until := now.Add(wait)
+		if p := a.rt.pause.Load(); p > until.UnixNano() {
+			until = time.Unix(0, p)
+		}
+		if until.After(dl) {
+			return "deadline", 0
+		}
+	}
+	return "", wait
+}
+
+func maxRetryAfter(p *retry.Policy) time.Duration {
+	if p.MaxRetryAfter > 0 {
+		return p.MaxRetryAfter
+	}
+	return 60 * time.Second
+}
+
+// giveUp ends a request whose last attempt failed and cannot be retried.
+func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, reason string) (*http.Response, error) {
+	if resp != nil {
+		err = statusError(resp)
+	}
+	a.t.event(ctx, slog.LevelWarn, "retries_exhausted", a.rt, a.req,
+		slog.Int("attempts", a.n), slog.String("reason", reason), slog.String("cause", err.Error()))
+	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: err}
+}
+
+// statusError reads the start of resp's body into a *StatusError and closes it.
+func statusError(resp *http.Response) *StatusError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	drainClose(resp)
+	return &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header, Body: body}
+}
+
+// throttled handles a throttle response: the route pauses until the
+// provider's Retry-After (capped), so other requests do not each spend an
+// attempt learning the same thing.
+func (t *Transport) throttled(ctx context.Context, rt *route, req *http.Request, resp *http.Response) {
+	t.event(ctx, slog.LevelInfo, "rate_limited", rt, req, slog.Int("status", statusOf(resp)))
+	if resp == nil {
+		return
+	}
+	now := time.Now()
+	ra, ok := retry.ParseRetryAfter(resp.Header, now)
+	if !ok {
+		return
+	}
+	t.pause(ctx, rt, req, now.Add(min(ra, maxRetryAfter(&rt.pol.retry))))
+}
+
+func (t *Transport) pause(ctx context.Context, rt *route, req *http.Request, until time.Time) {
+	if rt.pauseUntil(until) {
+		t.event(ctx, slog.LevelInfo, "route_paused", rt, req, slog.Int64("pause_ms", time.Until(until).Milliseconds()))
+	}
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+// waitTurn waits for the route's provider pause and its rate limits.
+func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, cost int64, req *http.Request) error {
+	start := time.Now()
+	if left := rt.pauseLeft(start); left > 0 {
+		if dl, ok := ctx.Deadline(); ok && start.Add(left).After(dl) {
+			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
+			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider"}
+		}
+		if err := sleep(ctx, left); err != nil {
+			return err
+		}
+	}
+	for p := lims; p != nil; p = p.shared {
+		if err := t.waitLimit(ctx, rt, req, p.requests, 1); err != nil {
+			return err
+		}
+		if err := t.waitLimit(ctx, rt, req, p.cost, cost); err != nil {
+			return err
+		}
+	}
+	if waited := time.Since(start); waited > time.Millisecond {
+		rt.stats.waitedNs.Add(int64(waited))
+		t.event(ctx, slog.LevelDebug, "rate_wait", rt, req, slog.Int64("wait_ms", waited.Milliseconds()))
+	}
+	return nil
+}
+
+// waitLimit waits for n units of lim (nil: no limit).
+func (t *Transport) waitLimit(ctx context.Context, rt *route, req *http.Request, lim limit.Limiter, n int64) error {
+	if lim == nil {
+		return nil
+	}
+	err := lim.Wait(ctx, n)
+	if err == nil {
+		return nil
+	}
+	var we *limit.WaitError
+	if errors.As(err, &we) {
+		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()), slog.String("reason", "limit"))
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "limit", Err: err}
+	}
+	if errors.Is(err, limit.ErrCostExceedsBurst) {
+		return &RateLimitError{Route: rt.name, Reason: "cost exceeds burst", Err: err}
+	}
+	return err
+}
+
+// acquire takes a place under the route's concurrency cap.
+func (r *route) acquire(ctx context.Context) (func(), error) {
+	if r.sem == nil {
+		return func() {}, nil
+	}
+	select {
+	case r.sem <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-r.sem }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// releaseBody runs release once when the body is closed.
+type releaseBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+// drainClose reads a little of resp's body, so the connection can be reused,
+// and closes it.
+func drainClose(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+type costKey struct{}
+
+// WithCost returns a context whose requests take n units from each rate
+// limit of their route, instead of the route's Cost (e.g. the tokens of an
+// LLM call).
+func WithCost(ctx context.Context, n int64) context.Context {
+	return context.WithValue(ctx, costKey{}, n)
+}
+
+func costOf(ctx context.Context, def int64) int64 {
+	if n, ok := ctx.Value(costKey{}).(int64); ok && n > 0 {
+		return n
+	}
+	return def
+}

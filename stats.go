@@ -1,0 +1,110 @@
+package sluice
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of what a Transport has done since it was made.
+type Stats struct {
+	// Routes has one entry per configured route, then one per host of the
+	// requests that matched no route ("default:<host>").
+	Routes []RouteStats
+}
+
+// Route returns the stats of the named route and whether there is one.
+func (s Stats) Route(name string) (RouteStats, bool) {
+	for _, r := range s.Routes {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return RouteStats{}, false
+}
+
+// RouteStats counts the requests of one route.
+type RouteStats struct {
+	// Name is the route's name.
+	Name string
+	// Requests is the number of requests the caller made (RoundTrip calls).
+	Requests int64
+	// Successes is the number of requests answered with a status below 400
+	// (from the upstream or the cache).
+	Successes int64
+	// Failures counts the requests that ended in an error or a status of
+	// 400 or more, by kind: "status_4xx", "status_5xx", "transport",
+	// "rate_limited", "circuit_open", "retries_exhausted", "canceled".
+	Failures map[string]int64
+	// Attempts is the number of requests sent upstream, retries included.
+	Attempts int64
+	// Retries is the number of attempts after the first.
+	Retries int64
+	// Throttles is the number of throttle responses (429, or another status
+	// the provider uses for it) seen.
+	Throttles int64
+	// Waited is the total time requests spent waiting for rate limits and
+	// provider pauses.
+	Waited time.Duration
+	// CacheHits, CacheMisses and CacheStale count cache lookups: fresh hits,
+	// misses, and stale entries served because the upstream failed.
+	CacheHits, CacheMisses, CacheStale int64
+	// Coalesced is the number of requests answered by joining an identical
+	// request already in flight.
+	Coalesced int64
+	// Breaker is the state of the route's circuit breaker ("closed",
+	// "open", "half-open"; "" when it has none or one per host).
+	Breaker string
+}
+
+// failure kinds, the keys of RouteStats.Failures.
+const (
+	failStatus4xx   = "status_4xx"
+	failStatus5xx   = "status_5xx"
+	failTransport   = "transport"
+	failRateLimited = "rate_limited"
+	failCircuitOpen = "circuit_open"
+	failExhausted   = "retries_exhausted"
+	failCanceled    = "canceled"
+)
+
+var failKinds = [...]string{failStatus4xx, failStatus5xx, failTransport, failRateLimited, failCircuitOpen, failExhausted, failCanceled}
+
+// counters are a route's live counters, updated without locks.
+type counters struct {
+	requests, successes, attempts, retries, throttles atomic.Int64
+	waitedNs                                          atomic.Int64
+	cacheHits, cacheMisses, cacheStale, coalesced     atomic.Int64
+	failures                                          [len(failKinds)]atomic.Int64
+}
+
+func (c *counters) fail(kind string) {
+	for i, k := range failKinds {
+		if k == kind {
+			c.failures[i].Add(1)
+			return
+		}
+	}
+}
+
+func (c *counters) snapshot(name string) RouteStats {
+	s := RouteStats{
+		Name:        name,
+		Requests:    c.requests.Load(),
+		Successes:   c.successes.Load(),
+		Attempts:    c.attempts.Load(),
+		Retries:     c.retries.Load(),
+		Throttles:   c.throttles.Load(),
+		Waited:      time.Duration(c.waitedNs.Load()),
+		CacheHits:   c.cacheHits.Load(),
+		CacheMisses: c.cacheMisses.Load(),
+		CacheStale:  c.cacheStale.Load(),
+		Coalesced:   c.coalesced.Load(),
+		Failures:    map[string]int64{},
+	}
+	for i, k := range failKinds {
+		if n := c.failures[i].Load(); n > 0 {
+			s.Failures[k] = n
+		}
+	}
+	return s
+}

@@ -1,0 +1,265 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync/atomic"
+
+	"github.com/sluicehq/sluice/httpcache"
+)
+
+// Transport is an http.RoundTripper that shapes requests to rate-limited
+// APIs: it matches each request to a route and applies the route's cache,
+// coalescing, circuit breaker, rate limits, retries and observation, in that
+// order (see the package doc). It is safe for concurrent use.
+type Transport struct {
+	base     http.RoundTripper
+	log      *slog.Logger
+	routes   []*route
+	defaults policy
+	unrouted *hostMap[*route] // one route state per host for unmatched requests
+	cache    *httpcache.Cache // nil when no route caches
+	closed   atomic.Bool
+}
+
+// NewTransport builds a Transport from cfg, sending through base; nil base
+// means http.DefaultTransport. It validates cfg and returns every problem
+// found, each naming the field.
+func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	t := &Transport{base: base, log: cfg.Logger}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
+	}
+	t.defaults = compilePolicy(cfg.Defaults)
+	caching := t.defaults.cache.TTL > 0
+	for i, rc := range cfg.Routes {
+		name := rc.Name
+		if name == "" {
+			name = fmt.Sprintf("route%d", i)
+		}
+		pol := compilePolicy(resolve(rc.Policy, cfg.Defaults))
+		r, err := newRoute(name, rc.Match, pol, t.log)
+		if err != nil {
+			return nil, fmt.Errorf("sluice: routes[%d]: %w", i, err)
+		}
+		caching = caching || pol.cache.TTL > 0
+		t.routes = append(t.routes, r)
+	}
+	// Check the defaults build before the first request needs them.
+	if _, err := newRoute("default", Match{}, t.defaults, t.log); err != nil {
+		return nil, fmt.Errorf("sluice: defaults: %w", err)
+	}
+	t.unrouted = newHostMap(func(host string) (*route, error) {
+		return newRoute("default:"+host, Match{}, t.defaults, t.log)
+	})
+	if caching {
+		c, err := httpcache.New(httpcache.Options{MaxEntries: cfg.Cache.MaxEntries, MaxBytes: cfg.Cache.MaxBytes})
+		if err != nil {
+			return nil, fmt.Errorf("sluice: cache: %w", err)
+		}
+		t.cache = c
+	}
+	return t, nil
+}
+
+// routeFor returns the route of req.
+func (t *Transport) routeFor(req *http.Request, host string) (*route, error) {
+	for _, r := range t.routes {
+		if r.match.matches(req, host) {
+			return r, nil
+		}
+	}
+	return t.unrouted.get(host)
+}
+
+// RoundTrip implements http.RoundTripper. It returns a response, or an
+// error that matches ErrRateLimited, ErrCircuitOpen, ErrRetriesExhausted,
+// ErrClosed or the request context's error with errors.Is.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil {
+		closeBody(req)
+		return nil, errors.New("sluice: request has no URL")
+	}
+	if t.closed.Load() {
+		closeBody(req)
+		return nil, ErrClosed
+	}
+	host := requestHost(req)
+	rt, err := t.routeFor(req, host)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	rt.stats.requests.Add(1)
+	resp, err := t.serve(req, rt, host)
+	t.count(req.Context(), rt, resp, err)
+	return resp, err
+}
+
+// serve runs the cache and coalescing steps, then send.
+func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Response, error) {
+	ctx := req.Context()
+	cacheable := t.cache != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req)
+	var key string
+	if cacheable {
+		key = httpcache.Key(req, rt.pol.cache.Vary)
+		if e, fresh, ok := t.cache.Get(key); ok && fresh {
+			rt.stats.cacheHits.Add(1)
+			t.event(ctx, slog.LevelDebug, "cache_hit", rt, req)
+			closeBody(req)
+			return e.Response(req), nil
+		}
+		rt.stats.cacheMisses.Add(1)
+		t.event(ctx, slog.LevelDebug, "cache_miss", rt, req)
+	}
+	send := func(ctx context.Context) (*http.Response, error) {
+		resp, err := t.send(req.WithContext(ctx), rt, host)
+		if err == nil && cacheable && httpcache.Storable(resp) {
+			e, r2, serr := httpcache.Snapshot(resp, rt.pol.cache.TTL, t.now(), t.cache.MaxEntryBytes())
+			if serr == nil && e != nil {
+				t.cache.Put(key, e)
+			}
+			resp = r2
+		}
+		return resp, err
+	}
+	var resp *http.Response
+	var err error
+	if rt.pol.coalesce && req.Method == http.MethodGet && (req.Body == nil || req.Body == http.NoBody) {
+		if key == "" {
+			key = httpcache.Key(req, nil)
+		}
+		var shared bool
+		resp, shared, err = rt.group.Do(ctx, key, func(gctx context.Context) (*http.Response, error) {
+			// The shared call keeps the first caller's values (priority)
+			// but not its cancellation; it keeps its deadline, so limits
+			// and retries still refuse waits that would pass it.
+			dl, ok := ctx.Deadline()
+			if !ok {
+				return send(gctx)
+			}
+			gctx, cancel := context.WithDeadline(gctx, dl)
+			resp, err := send(gctx)
+			if err != nil {
+				cancel()
+				return nil, err
+			}
+			// The body is read after fn returns: cancel when it is closed.
+			resp.Body = &releaseBody{ReadCloser: resp.Body, release: cancel}
+			return resp, nil
+		})
+		if resp != nil {
+			resp.Request = req
+		}
+		if shared {
+			rt.stats.coalesced.Add(1)
+			t.event(ctx, slog.LevelDebug, "coalesced", rt, req)
+		}
+	} else {
+		resp, err = send(ctx)
+	}
+	if cacheable && rt.pol.cache.StaleIfError > 0 && failed(resp, err) {
+		if e, ok := t.cache.GetStale(key, rt.pol.cache.StaleIfError); ok {
+			if resp != nil {
+				drainClose(resp)
+			}
+			rt.stats.cacheStale.Add(1)
+			t.event(ctx, slog.LevelWarn, "cache_stale", rt, req, slog.Any("cause", errOrStatus(resp, err)))
+			return e.StaleResponse(req), nil
+		}
+	}
+	return resp, err
+}
+
+// failed reports whether an outcome should be replaced by a stale entry.
+func failed(resp *http.Response, err error) bool {
+	if err != nil {
+		return !errors.Is(err, context.Canceled)
+	}
+	return resp.StatusCode >= 500
+}
+
+func errOrStatus(resp *http.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return resp.Status
+}
+
+// count records the outcome of one RoundTrip.
+func (t *Transport) count(ctx context.Context, rt *route, resp *http.Response, err error) {
+	switch {
+	case err == nil && resp.StatusCode < 400:
+		rt.stats.successes.Add(1)
+	case err == nil && resp.StatusCode < 500:
+		rt.stats.fail(failStatus4xx)
+	case err == nil:
+		rt.stats.fail(failStatus5xx)
+	case errors.Is(err, ErrRateLimited):
+		rt.stats.fail(failRateLimited)
+	case errors.Is(err, ErrCircuitOpen):
+		rt.stats.fail(failCircuitOpen)
+	case errors.Is(err, ErrRetriesExhausted):
+		rt.stats.fail(failExhausted)
+	case ctx.Err() != nil:
+		rt.stats.fail(failCanceled)
+	default:
+		rt.stats.fail(failTransport)
+	}
+}
+
+// Stats returns a snapshot of the Transport's counters, per route.
+func (t *Transport) Stats() Stats {
+	var s Stats
+	for _, r := range t.routes {
+		s.Routes = append(s.Routes, r.snapshot())
+	}
+	t.unrouted.mu.Lock()
+	extra := make([]*route, 0, len(t.unrouted.m))
+	for _, r := range t.unrouted.m {
+		extra = append(extra, r)
+	}
+	t.unrouted.mu.Unlock()
+	sort.Slice(extra, func(i, j int) bool { return extra[i].name < extra[j].name })
+	for _, r := range extra {
+		s.Routes = append(s.Routes, r.snapshot())
+	}
+	return s
+}
+
+func (r *route) snapshot() RouteStats {
+	s := r.stats.snapshot(r.name)
+	if r.breaker != nil {
+		s.Breaker = r.breaker.State().String()
+	}
+	return s
+}
+
+// Close makes further requests fail with ErrClosed and closes the idle
+// connections of the base transport. Requests in flight finish. Close
+// starts no goroutine and leaves none behind.
+func (t *Transport) Close() error {
+	t.closed.Store(true)
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+	return nil
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// so that http.Client.CloseIdleConnections reaches it.
+func (t *Transport) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
