@@ -22,6 +22,9 @@ func newTestBucket(t *testing.T, b backend, r limit.Rate, opts Options) (*Limite
 	if opts.Logger == nil {
 		opts.Logger = quiet()
 	}
+	if opts.Timeout == 0 {
+		opts.Timeout = testTimeout
+	}
 	l, err := NewBucket(b.client, "bucket", r, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -224,10 +227,10 @@ func TestOneRoundTrip(t *testing.T) {
 			c.AddHook(h)
 			rates := map[string]func() (*Limiter, error){
 				"bucket": func() (*Limiter, error) {
-					return NewBucket(c, "b", limit.PerSecond(1000), Options{Prefix: prefix(t, c)})
+					return NewBucket(c, "b", limit.PerSecond(1000), Options{Prefix: prefix(t, c), Timeout: testTimeout})
 				},
 				"window": func() (*Limiter, error) {
-					return NewWindow(c, "w", []limit.Rate{limit.PerSecond(1000), limit.PerMinute(5000)}, Options{Prefix: prefix(t, c)})
+					return NewWindow(c, "w", []limit.Rate{limit.PerSecond(1000), limit.PerMinute(5000)}, Options{Prefix: prefix(t, c), Timeout: testTimeout})
 				},
 			}
 			for name, mk := range rates {

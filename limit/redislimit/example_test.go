@@ -15,6 +15,10 @@ import (
 	"github.com/sluicehq/sluice/limit/redislimit"
 )
 
+// exampleTimeout bounds Redis calls in these examples. The default, 50ms,
+// suits a real server; miniredis runs Lua in Go and is slower under -race.
+const exampleTimeout = 5 * time.Second
+
 // startRedis stands in for a real server in these examples: an in-process
 // miniredis with its clock stopped, so the output is exact.
 func startRedis() (*miniredis.Miniredis, redis.UniversalClient) {
@@ -23,7 +27,7 @@ func startRedis() (*miniredis.Miniredis, redis.UniversalClient) {
 		panic(err)
 	}
 	mr.SetTime(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
-	client, err := redislimit.NewClient(redislimit.Config{Addr: mr.Addr()})
+	client, err := redislimit.NewClient(redislimit.Config{Addr: mr.Addr(), Timeout: exampleTimeout})
 	if err != nil {
 		panic(err)
 	}
@@ -37,7 +41,7 @@ func ExampleNewBucket() {
 	defer mr.Close()
 	defer client.Close()
 
-	l, err := redislimit.NewBucket(client, "github", limit.PerSecond(10).WithBurst(3), redislimit.Options{})
+	l, err := redislimit.NewBucket(client, "github", limit.PerSecond(10).WithBurst(3), redislimit.Options{Timeout: exampleTimeout})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -60,7 +64,7 @@ func ExampleNewWindow() {
 	defer mr.Close()
 	defer client.Close()
 
-	l, err := redislimit.NewWindow(client, "openai", []limit.Rate{limit.PerSecond(2), limit.PerMinute(3)}, redislimit.Options{})
+	l, err := redislimit.NewWindow(client, "openai", []limit.Rate{limit.PerSecond(2), limit.PerMinute(3)}, redislimit.Options{Timeout: exampleTimeout})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -90,7 +94,7 @@ func ExampleLimiter_PauseUntil() {
 	defer mr.Close()
 	defer client.Close()
 
-	opts := redislimit.Options{Prefix: "myapp"}
+	opts := redislimit.Options{Prefix: "myapp", Timeout: exampleTimeout}
 	worker1, _ := redislimit.NewBucket(client, "api", limit.PerSecond(100), opts)
 	worker2, _ := redislimit.NewBucket(client, "api", limit.PerSecond(100), opts)
 

@@ -147,6 +147,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mr.SetTime(now)
 }
 
+// testTimeout is the Redis call timeout of tests that are not about
+// failures: generous, since miniredis runs Lua in Go and the machine may be
+// loaded (-race, parallel packages). 50ms calls then fail now and then.
+const testTimeout = 5 * time.Second
+
 // quiet is a logger that discards everything.
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

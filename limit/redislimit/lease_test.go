@@ -96,7 +96,7 @@ func TestLeaseOvershoot(t *testing.T) {
 		r := limit.PerSecond(50).WithBurst(10)
 		var workers []*Limiter
 		for range 3 {
-			l, err := NewBucket(b.client, "shared", r, Options{Prefix: p, Lease: lease, Logger: quiet()})
+			l, err := NewBucket(b.client, "shared", r, Options{Prefix: p, Lease: lease, Logger: quiet(), Timeout: testTimeout})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestLeaseOvershootWorstCase(t *testing.T) {
 	p := prefix(t, b.client)
 	r := limit.PerSecond(50).WithBurst(10)
 	mk := func(lease int64) *Limiter {
-		l, err := NewBucket(b.client, "shared", r, Options{Prefix: p, Lease: lease, Logger: quiet()})
+		l, err := NewBucket(b.client, "shared", r, Options{Prefix: p, Lease: lease, Logger: quiet(), Timeout: testTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ func TestPauseShared(t *testing.T) {
 	clk := newFakeClock(b.mr)
 	p := prefix(t, b.client)
 	mk := func(w bool) *Limiter {
-		opts := Options{Prefix: p, Logger: quiet()}
+		opts := Options{Prefix: p, Logger: quiet(), Timeout: testTimeout}
 		var l *Limiter
 		var err error
 		if w {

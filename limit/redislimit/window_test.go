@@ -15,6 +15,9 @@ func newTestWindow(t *testing.T, b backend, rates []limit.Rate, opts Options) (*
 	if opts.Logger == nil {
 		opts.Logger = quiet()
 	}
+	if opts.Timeout == 0 {
+		opts.Timeout = testTimeout
+	}
 	l, err := NewWindow(b.client, "window", rates, opts)
 	if err != nil {
 		t.Fatal(err)
