@@ -147,7 +147,7 @@ func TestFailurePolicies(t *testing.T) {
 				// Calls to a killed server fail at once; a long timeout keeps
 				// a loaded machine from failing the calls to the live one.
 				Timeout: time.Second,
-				Logger:          slog.New(slog.NewTextHandler(&logs, nil)),
+				Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
 			})
 			if err != nil {
 				t.Fatal(err)
