@@ -294,7 +294,7 @@ func (b *bucket) pauseFor(sig Signal, now time.Time) {
 // grant draws cost from every bucket that applies. Requires Tracker.mu
 // held; earliest(now, cost) must have been now.
 func (h *hostState) grant(now time.Time, cost Cost) *ticket {
-	tk := &ticket{host: h.name, route: cost.Route, at: now}
+	tk := &ticket{host: h.name, route: cost.Route, dialect: cost.Dialect, at: now}
 	if h.firstGrant.IsZero() {
 		h.firstGrant = now
 	}
@@ -324,11 +324,12 @@ func (h *hostState) grant(now time.Time, cost Cost) *ticket {
 }
 
 // earliest returns when a request of the given cost may go, and what holds
-// it (the bucket's name, "host" or "adaptive"). It logs a pause the first
-// time one holds the request. Requires Tracker.mu held.
-func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64) (time.Time, string) {
+// it (the bucket's name, "host", "adaptive" or "first-contact"; hold
+// false skips the first-contact hold). It logs a pause the first time one
+// holds the request. Requires Tracker.mu held.
+func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64, hold bool) (time.Time, string) {
 	at, who := now, ""
-	if !h.answered && !h.firstGrant.IsZero() {
+	if hold && !h.answered && !h.firstGrant.IsZero() {
 		// One request goes first; the rest wait (briefly) for what its
 		// response says about the quota.
 		if w := h.firstGrant.Add(firstContact); w.After(now) {

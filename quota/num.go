@@ -190,11 +190,11 @@ func parseTimestamp(s string) (time.Time, bool) {
 	}
 	for _, layout := range [...]string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
+			return t, !t.IsZero() // the zero time is a placeholder, not year 1
 		}
 	}
 	if t, err := http.ParseTime(s); err == nil {
-		return t, true
+		return t, !t.IsZero()
 	}
 	return time.Time{}, false
 }

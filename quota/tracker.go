@@ -28,6 +28,9 @@ type Cost struct {
 	// bucket of the host. Leave it empty unless a host has per-route limits
 	// (GitHub search, Discord, X).
 	Route string
+	// Dialect, when set, reads this request's response in that dialect
+	// instead of TrackerOptions.Dialect (a route's configured dialect).
+	Dialect Dialect
 }
 
 // TrackerOptions configures a Tracker. The zero value is ready to use.
@@ -158,10 +161,11 @@ func (e *WaitError) Is(target error) bool { return target == limit.ErrWouldExcee
 
 // ticket is what a granted request drew, for its done.
 type ticket struct {
-	host  string
-	route string
-	at    time.Time
-	draws []draw
+	host    string
+	route   string
+	dialect Dialect
+	at      time.Time
+	draws   []draw
 }
 
 // draw is one bucket's share of a grant.
@@ -174,13 +178,21 @@ type draw struct {
 // Acquire waits until host's quota lets a request of the given cost go,
 // and returns done, which the caller must call with the response (or the
 // error) of the request, before closing the response body; later calls do
-// nothing. done reads at most MaxPeek bytes of a throttle's body and puts
-// them back (see Parse). Acquire returns at once a
+// nothing; done(nil, nil) means the request was not sent. done reads at
+// most MaxPeek bytes of a throttle's body and puts them back (see Parse).
+// Each attempt of a retried request is acquired on its own. Acquire returns at once a
 // *WaitError when the wait would end after ctx's deadline, and ctx.Err()
 // when ctx ends while it waits. Nothing is drawn unless err is nil.
 func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done func(*http.Response, error), err error) {
 	if cost.Requests <= 0 {
 		cost.Requests = 1
+	}
+	if cost.Dialect != "" {
+		d, err := ParseDialect(string(cost.Dialect))
+		if err != nil {
+			return nil, err
+		}
+		cost.Dialect = d
 	}
 	cost.Tokens = max(cost.Tokens, 0)
 	if err := ctx.Err(); err != nil {
@@ -196,7 +208,11 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		t.mu.Lock()
 		now := t.now()
 		h := t.host(host)
-		at, who := h.earliest(now, cost, t.opts.BurstFraction)
+		// A request whose deadline is near does not wait for the first
+		// contact: it could not afford it.
+		dl, hasDL := ctx.Deadline()
+		hold := !hasDL || time.Until(dl) > firstContact
+		at, who := h.earliest(now, cost, t.opts.BurstFraction, hold)
 		if !at.After(now) {
 			tk := h.grant(now, cost)
 			ev := h.drainEvents()
@@ -216,7 +232,7 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		t.mu.Unlock()
 		t.emit(ev)
 		wait := at.Sub(now)
-		if dl, ok := ctx.Deadline(); ok && wait > time.Until(dl) && wake == nil {
+		if hasDL && wait > time.Until(dl) && wake == nil {
 			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
 		}
 		if timer == nil {
@@ -259,7 +275,11 @@ func (t *Tracker) host(name string) *hostState {
 func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 	var sig Signal
 	if resp != nil {
-		sig = Parse(resp, t.now(), t.opts.Dialect)
+		d := t.opts.Dialect
+		if tk.dialect != "" {
+			d = tk.dialect
+		}
+		sig = Parse(resp, t.now(), d)
 	}
 	t.mu.Lock()
 	now := t.now()
@@ -269,7 +289,7 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 			d.b.inflight -= d.units
 		}
 	}
-	if !h.answered {
+	if !h.answered && (resp != nil || err != nil) {
 		h.answered = true
 		if h.wake != nil {
 			close(h.wake)

@@ -329,3 +329,71 @@ func TestTrackerMaxBuckets(t *testing.T) {
 		}
 	})
 }
+
+// Cost.Dialect overrides the Tracker's dialect for one request: the same
+// headers read as GitHub pace, read as none do not.
+func TestTrackerCostDialect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTestTracker(t, TrackerOptions{Dialect: DialectNone})
+		start := time.Now()
+		resp := func() *http.Response {
+			return respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0",
+				"X-RateLimit-Reset", unix(start.Add(3*time.Second)), "X-RateLimit-Resource", "core")
+		}
+		feed(t, tr, "a", Cost{}, resp())
+		feed(t, tr, "b", Cost{Dialect: DialectGitHub}, resp())
+		done, _ := tr.Acquire(context.Background(), "a", Cost{})
+		done(nil, nil)
+		if time.Since(start) != 0 {
+			t.Errorf("dialect none paced host a: %v", time.Since(start))
+		}
+		done, _ = tr.Acquire(context.Background(), "b", Cost{})
+		done(nil, nil)
+		if time.Since(start) != 3*time.Second {
+			t.Errorf("dialect github on host b: granted after %v, want 3s", time.Since(start))
+		}
+		if _, err := tr.Acquire(context.Background(), "b", Cost{Dialect: "klingon"}); err == nil {
+			t.Error("unknown Cost.Dialect accepted")
+		}
+	})
+}
+
+// Until a host has answered once, one request goes and the others wait
+// for its response (or at most a second); a request with a near deadline
+// does not wait.
+func TestTrackerFirstContact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTestTracker(t, TrackerOptions{})
+		start := time.Now()
+		first, err := tr.Acquire(context.Background(), "api", Cost{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted := make(chan time.Duration, 1)
+		go func() {
+			done, err := tr.Acquire(context.Background(), "api", Cost{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			granted <- time.Since(start)
+			done(nil, nil)
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		hurried, err := tr.Acquire(ctx, "api", Cost{})
+		if err != nil || time.Since(start) != 0 {
+			t.Fatalf("request with a near deadline: %v after %v, want at once", err, time.Since(start))
+		}
+		hurried(nil, nil)
+		time.Sleep(300 * time.Millisecond)
+		synctest.Wait()
+		if len(granted) != 0 {
+			t.Fatal("second request went before the first was answered")
+		}
+		first(respAt(start, 200, "X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "99"), nil)
+		if got := <-granted; got != 300*time.Millisecond {
+			t.Errorf("second request granted at %v, want 300ms (when the first was answered)", got)
+		}
+	})
+}

@@ -77,19 +77,15 @@ func parseGitHub(h http.Header, c clock) []Observation {
 // bucket is full again.
 func parseOpenAI(h http.Header, c clock) []Observation {
 	var obs []Observation
-	for _, kind := range [...]string{"requests", "tokens", "tokens_usage_based"} {
-		lim, limOK := headerNum(h, "X-Ratelimit-Limit-"+kind)
-		rem, remOK := headerNum(h, "X-Ratelimit-Remaining-"+kind)
+	for _, k := range openAIKinds {
+		lim, limOK := headerNum(h, k.limit)
+		rem, remOK := headerNum(h, k.remaining)
 		if !limOK && !remOK {
 			continue
 		}
-		unit := Tokens
-		if kind == "requests" {
-			unit = Requests
-		}
-		o := counter("openai:"+kind, unit, lim, rem, limOK, remOK)
+		o := counter(k.bucket, k.unit, lim, rem, limOK, remOK)
 		o.Continuous = true
-		if d, ok := parseGoDuration(h.Get("X-Ratelimit-Reset-" + kind)); ok {
+		if d, ok := parseGoDuration(h.Get(k.reset)); ok {
 			o.Reset = c.after(d)
 		}
 		if o.known() {
@@ -99,23 +95,45 @@ func parseOpenAI(h http.Header, c clock) []Observation {
 	return obs
 }
 
+// family names the three headers of one bucket, in canonical form (so that
+// lookups do not allocate) and the bucket they describe.
+type family struct {
+	bucket, limit, remaining, reset string
+	unit                            Unit
+}
+
+// openAIKinds are OpenAI's buckets: requests, tokens and the usage-based
+// tokens variant.
+var openAIKinds = [...]family{
+	{"openai:requests", "X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests", Requests},
+	{"openai:tokens", "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens", Tokens},
+	{"openai:tokens_usage_based", "X-Ratelimit-Limit-Tokens_usage_based", "X-Ratelimit-Remaining-Tokens_usage_based",
+		"X-Ratelimit-Reset-Tokens_usage_based", Tokens},
+}
+
+// anthropicKinds are Anthropic's four bucket families.
+var anthropicKinds = [...]family{
+	{"anthropic:requests", "Anthropic-Ratelimit-Requests-Limit", "Anthropic-Ratelimit-Requests-Remaining", "Anthropic-Ratelimit-Requests-Reset", Requests},
+	{"anthropic:tokens", "Anthropic-Ratelimit-Tokens-Limit", "Anthropic-Ratelimit-Tokens-Remaining", "Anthropic-Ratelimit-Tokens-Reset", Tokens},
+	{"anthropic:input-tokens", "Anthropic-Ratelimit-Input-Tokens-Limit", "Anthropic-Ratelimit-Input-Tokens-Remaining",
+		"Anthropic-Ratelimit-Input-Tokens-Reset", InputTokens},
+	{"anthropic:output-tokens", "Anthropic-Ratelimit-Output-Tokens-Limit", "Anthropic-Ratelimit-Output-Tokens-Remaining",
+		"Anthropic-Ratelimit-Output-Tokens-Reset", OutputTokens},
+}
+
 // parseAnthropic reads anthropic-ratelimit-{family}-{limit,remaining,reset}
 // for the four families; reset is an RFC 3339 timestamp (or epoch seconds).
 func parseAnthropic(h http.Header, c clock) []Observation {
 	var obs []Observation
-	for _, f := range [...]struct {
-		name string
-		unit Unit
-	}{{"requests", Requests}, {"tokens", Tokens}, {"input-tokens", InputTokens}, {"output-tokens", OutputTokens}} {
-		p := "Anthropic-Ratelimit-" + f.name + "-"
-		lim, limOK := headerNum(h, p+"Limit")
-		rem, remOK := headerNum(h, p+"Remaining")
+	for _, k := range anthropicKinds {
+		lim, limOK := headerNum(h, k.limit)
+		rem, remOK := headerNum(h, k.remaining)
 		if !limOK && !remOK {
 			continue
 		}
-		o := counter("anthropic:"+f.name, f.unit, lim, rem, limOK, remOK)
+		o := counter(k.bucket, k.unit, lim, rem, limOK, remOK)
 		o.Continuous = true
-		o.Reset = readReset(h.Get(p+"Reset"), c, true)
+		o.Reset = readReset(h.Get(k.reset), c, true)
 		if o.known() {
 			obs = append(obs, o)
 		}

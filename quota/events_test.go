@@ -1,0 +1,58 @@
+package quota
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// recorder is a slog.Handler that keeps each record's message and bucket.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *recorder) WithGroup(string) slog.Handler            { return r }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	bucket := ""
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "bucket" {
+			bucket = a.Value.String()
+		}
+		return true
+	})
+	r.mu.Lock()
+	r.msgs = append(r.msgs, rec.Message+" "+bucket)
+	r.mu.Unlock()
+	return nil
+}
+
+// A bucket is learned, paused when empty and resumed at its reset, and the
+// Logger hears each once.
+func TestTrackerEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		tr := newTestTracker(t, TrackerOptions{Logger: slog.New(rec)})
+		start := time.Now()
+		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0",
+			"X-RateLimit-Reset", unix(start.Add(2*time.Second)), "X-RateLimit-Resource", "core"))
+		acquireAt(t, tr, start, Cost{})
+		acquireAt(t, tr, start, Cost{})
+		want := []string{"bucket_learned github:core", "bucket_paused github:core", "bucket_resumed github:core"}
+		var got []string
+		for _, m := range rec.msgs {
+			if !slices.Contains([]string{"bucket_paced github:core"}, m) {
+				got = append(got, m)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("events = %q, want %q", rec.msgs, want)
+		}
+	})
+}
