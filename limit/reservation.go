@@ -11,6 +11,15 @@ type Reservation struct {
 	at     time.Time
 	n      int64
 	cancel func(ctx context.Context) // returns the units; nil when nothing to return
+	// owner and tok replace cancel for this package's limiters, so that a
+	// Reserve allocates only the Reservation.
+	owner canceler
+	tok   int64
+}
+
+// canceler is a limiter of this package that can give a reservation back.
+type canceler interface {
+	cancelReservation(r *Reservation)
 }
 
 // NewReservation builds a Reservation for n units usable from at. cancel, if
@@ -32,5 +41,9 @@ func (r *Reservation) Cancel(ctx context.Context) {
 	if c := r.cancel; c != nil {
 		r.cancel = nil
 		c(ctx)
+	}
+	if o := r.owner; o != nil {
+		r.owner = nil
+		o.cancelReservation(r)
 	}
 }

@@ -287,14 +287,16 @@ func (w *Window) Reserve(ctx context.Context, n int64) (*Reservation, error) {
 		return nil, &WaitError{Wait: time.Duration(g - now), Deadline: dl}
 	}
 	w.add(g, n)
-	return NewReservation(w.clk.at(g), n, func(context.Context) {
-		w.mu.Lock()
-		if w.clk.now() <= g {
-			w.removeLocked(g, n)
-		}
-		w.mu.Unlock()
-		w.q.wakeHead() // lock order: q.mu before w.mu, so not under w.mu
-	}), nil
+	return &Reservation{at: w.clk.at(g), n: n, owner: w, tok: g}, nil
+}
+
+func (w *Window) cancelReservation(r *Reservation) {
+	w.mu.Lock()
+	if w.clk.now() <= r.tok {
+		w.removeLocked(r.tok, r.n)
+	}
+	w.mu.Unlock()
+	w.q.wakeHead() // lock order: q.mu before w.mu, so not under w.mu
 }
 
 // PauseUntil grants nothing before t. It never shortens a pause already in
