@@ -85,7 +85,7 @@ func inspectBody(body []byte) bodyInfo {
 		return b
 	}
 	s := string(body)
-	lower := strings.ToLower(s)
+	lower := asciiLower(body) // same length as s, unlike strings.ToLower on invalid UTF-8
 	b.secondary = strings.Contains(s, "#secondary-rate-limits") || strings.Contains(s, "#abuse-rate-limits") ||
 		strings.Contains(lower, "secondary rate limit")
 	b.rateLimited = strings.Contains(lower, "rate limit exceeded") || strings.Contains(s, "rateLimitExceeded") ||
@@ -122,4 +122,17 @@ func inspectBody(body []byte) bodyInfo {
 		}
 	}
 	return b
+}
+
+// asciiLower lowercases the ASCII letters of b, leaving every other byte as
+// it is, so that indexes into the result are indexes into b.
+func asciiLower(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return string(out)
 }

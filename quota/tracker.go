@@ -84,7 +84,8 @@ type Tracker struct {
 	nbuckets int                   // guarded by mu
 }
 
-// hostState is the Tracker's state for one host.
+// hostState is the Tracker's state for one host. All fields are guarded by
+// Tracker.mu.
 type hostState struct {
 	name     string
 	buckets  map[string]*bucket
