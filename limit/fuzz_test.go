@@ -96,3 +96,53 @@ func FuzzBucketArithmetic(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWindowStrict drives a Window with arbitrary costs and time steps,
+// granting through Allow and Reserve, and checks that no interval of length
+// Period ever holds more than Count units.
+func FuzzWindowStrict(f *testing.F) {
+	f.Add(int64(5), int64(time.Second), []byte{1, 2, 3, 200, 4, 5, 90, 1, 1, 1})
+	f.Add(int64(1), int64(1), []byte{0, 0, 0, 255})
+	f.Add(int64(100), int64(time.Minute), []byte{50, 50, 50, 10, 99, 1})
+	f.Fuzz(func(t *testing.T, count, period int64, ops []byte) {
+		count = max(1, min(count, 1000))
+		clk := &fakeNow{t: time.Unix(1e9, 0)}
+		w, err := NewWindow(Rate{Count: count, Period: time.Duration(period)}, WithClock(clk))
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		var grants []stamp
+		for i, op := range ops {
+			n := 1 + int64(op)%count
+			switch {
+			case op%7 == 0: // a reservation, sometimes cancelled before it is due
+				r, err := w.Reserve(ctx, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if op%2 == 0 {
+					r.Cancel(ctx)
+				} else {
+					grants = append(grants, stamp{r.At(), n})
+				}
+			default:
+				r, err := w.Allow(ctx, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Allowed {
+					grants = append(grants, stamp{clk.t, n})
+				} else if r.RetryAfter <= 0 {
+					t.Fatalf("refused without a wait: %+v", r)
+				}
+			}
+			if i%3 == 0 {
+				clk.t = clk.t.Add(time.Duration(op) * time.Duration(max(period, 1)) / 64)
+			}
+		}
+		if got := maxInWindow(grants, time.Duration(period)); got > count {
+			t.Fatalf("%d units in one window of %v, limit %d", got, time.Duration(period), count)
+		}
+	})
+}

@@ -162,8 +162,8 @@ func (m *Multi) Allow(ctx context.Context, n int64) (Result, error) {
 	return m.allow(ctx, n)
 }
 
-func (m *Multi) tryTake(n int64) (bool, int64, error) {
-	r, err := m.allow(context.Background(), n)
+func (m *Multi) tryTake(ctx context.Context, n int64) (bool, int64, error) {
+	r, err := m.allow(ctx, n)
 	if err != nil {
 		return false, 0, err
 	}

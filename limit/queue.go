@@ -13,7 +13,7 @@ type taker interface {
 	// tryTake takes n units now if it can; otherwise it returns how long
 	// (ns, > 0) until it might. err ends the wait (a foreign member of a
 	// Multi that failed).
-	tryTake(n int64) (ok bool, wait int64, err error)
+	tryTake(ctx context.Context, n int64) (ok bool, wait int64, err error)
 	// estimate returns how long (ns, >= 0) from now until n units could be
 	// taken, if nothing else took any.
 	estimate(n int64) int64
@@ -99,7 +99,7 @@ func (q *waitQueue) wait(ctx context.Context, t taker, clk *clock, n int64) erro
 				return ctx.Err()
 			}
 		}
-		ok, d, err := t.tryTake(n)
+		ok, d, err := t.tryTake(ctx, n)
 		if ok || err != nil {
 			q.leave(w)
 			return err

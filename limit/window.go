@@ -202,7 +202,7 @@ func (w *Window) Allow(ctx context.Context, n int64) (Result, error) {
 	return r, nil
 }
 
-func (w *Window) tryTake(n int64) (bool, int64, error) {
+func (w *Window) tryTake(_ context.Context, n int64) (bool, int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.check(n); err != nil {
