@@ -26,6 +26,10 @@ type Config struct {
 	// enables caching.
 	Cache CacheLimits `yaml:"cache"`
 
+	// Quota tunes how the Transport learns providers' quotas from their
+	// response headers (routes enable it with Policy.Quota; on by default).
+	Quota QuotaOptions `yaml:"quota"`
+
 	// Redis keeps the limits marked Shared, so that every process using
 	// the same Redis and Prefix draws on one quota. Nil means no Redis; a
 	// Shared limit then is a configuration error.
@@ -90,6 +94,51 @@ type Policy struct {
 	// Coalesce makes identical concurrent GETs share one upstream call.
 	// Nil inherits; the default is on.
 	Coalesce *bool `yaml:"coalesce"`
+	// Quota says how the route learns the provider's quota from its
+	// responses. Nil inherits; the default reads every known dialect and
+	// paces to it, and finds the rate of hosts that send bare 429s.
+	Quota *QuotaConfig `yaml:"quota"`
+}
+
+// QuotaConfig says how a route learns the provider's real quota from its
+// responses (see package quota).
+type QuotaConfig struct {
+	// Disabled turns learning off for the route: only its configured
+	// limits and Retry-After pace it.
+	Disabled bool `yaml:"disabled"`
+	// Dialect is the header dialect to read: "auto" (the default: detect
+	// per response), "none" (read nothing), "retry-after", "ietf", "github", "openai",
+	// "anthropic", "x", "reddit", "discord", "shopify", "azure", "gitlab"
+	// or "generic".
+	Dialect string `yaml:"dialect"`
+}
+
+// QuotaOptions tune quota learning for the whole Transport.
+type QuotaOptions struct {
+	// BurstFraction is the share of a fixed window's quota that may be
+	// sent back to back before the rest is spread evenly to the window's
+	// reset. 0 spreads evenly from the first request; at most 1.
+	BurstFraction float64 `yaml:"burst_fraction"`
+	// MaxBuckets bounds the quota buckets remembered over all hosts. 0
+	// means 1024.
+	MaxBuckets int `yaml:"max_buckets"`
+	// Adaptive configures the rate discovery for hosts that throttle
+	// without quota headers.
+	Adaptive AdaptiveConfig `yaml:"adaptive"`
+}
+
+// AdaptiveConfig configures rate discovery (CUBIC, as in the AWS SDKs'
+// adaptive retry mode) for hosts that send bare 429s.
+type AdaptiveConfig struct {
+	// Disabled turns rate discovery off.
+	Disabled bool `yaml:"disabled"`
+	// InitialRate is the rate, in requests per second, to fall back to at
+	// a host's first bare throttle. 0 means the rate measured until then.
+	InitialRate float64 `yaml:"initial_rate"`
+	// MinRate is the lowest rate discovery goes down to. 0 means 0.5/s.
+	MinRate float64 `yaml:"min_rate"`
+	// MaxRate caps the discovered rate. 0 means no cap.
+	MaxRate float64 `yaml:"max_rate"`
 }
 
 // LimitConfig is one rate limit.

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/quota"
 )
 
 // LoadConfig reads a YAML configuration file and validates it. Unknown
@@ -83,6 +84,15 @@ func (c Config) Validate() error {
 		ck.match(p+".match", r.Match)
 		ck.policy(p, r.Policy)
 	}
+	if f := c.Quota.BurstFraction; f < 0 || f > 1 || f != f {
+		ck.add("quota.burst_fraction", "%v must be between 0 and 1", f)
+	}
+	if c.Quota.MaxBuckets < 0 {
+		ck.add("quota.max_buckets", "%d must not be negative", c.Quota.MaxBuckets)
+	}
+	if a := c.Quota.Adaptive; a.InitialRate < 0 || a.MinRate < 0 || a.MaxRate < 0 || (a.MaxRate > 0 && a.MinRate > a.MaxRate) {
+		ck.add("quota.adaptive", "rates must not be negative and min_rate must not exceed max_rate")
+	}
 	if c.Cache.MaxEntries < 0 {
 		ck.add("cache.max_entries", "%d must not be negative", c.Cache.MaxEntries)
 	}
@@ -138,6 +148,11 @@ func (ck *checker) policy(p string, pol Policy) {
 	}
 	if c := pol.Circuit; c != nil {
 		ck.circuit(p+".circuit", c)
+	}
+	if q := pol.Quota; q != nil && q.Dialect != "" {
+		if _, err := quota.ParseDialect(q.Dialect); err != nil {
+			ck.add(p+".quota.dialect", "%q is not a known dialect (auto, none, retry-after, ietf, github, openai, anthropic, x, reddit, discord, shopify, azure, gitlab, generic)", q.Dialect)
+		}
 	}
 	if c := pol.Cache; c != nil {
 		if c.TTL < 0 {

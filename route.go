@@ -11,6 +11,7 @@ import (
 	"github.com/sluicehq/sluice/circuit"
 	"github.com/sluicehq/sluice/httpcache"
 	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/quota"
 	"github.com/sluicehq/sluice/retry"
 )
 
@@ -25,6 +26,8 @@ type policy struct {
 	concurrency int
 	timeout     time.Duration
 	coalesce    bool
+	quota       bool // learn and pace to the provider's quota
+	dialect     quota.Dialect
 }
 
 // resolve merges p over the defaults d.
@@ -52,6 +55,9 @@ func resolve(p, d Policy) Policy {
 	}
 	if p.Coalesce == nil {
 		p.Coalesce = d.Coalesce
+	}
+	if p.Quota == nil {
+		p.Quota = d.Quota
 	}
 	return p
 }
@@ -93,24 +99,30 @@ func compilePolicy(p Policy) policy {
 	if p.Concurrency > 0 {
 		c.concurrency = p.Concurrency
 	}
+	c.quota = p.Quota == nil || !p.Quota.Disabled
+	c.dialect = quota.DialectAuto
+	if p.Quota != nil && p.Quota.Dialect != "" {
+		c.dialect, _ = quota.ParseDialect(p.Quota.Dialect) // checked by Validate
+	}
 	return c
 }
 
 // route is the live state of one route: its limits, breaker, budget,
 // concurrency cap, coalescing group and counters.
 type route struct {
-	name    string
-	match   matcher
-	pol     policy
-	limits  limitPair // shared by the route's requests
-	hostLim *hostMap[limitPair]
-	breaker *circuit.Breaker // nil when disabled or per host
-	hostBrk *hostMap[*circuit.Breaker]
-	budget  *retry.Budget
-	sem     chan struct{} // nil when uncapped
-	group   httpcache.Group
-	pause   atomic.Int64 // unix ns until which the provider asked us to pause
-	stats   counters
+	name     string
+	unrouted bool // the state of one host of the requests that match no route
+	match    matcher
+	pol      policy
+	limits   limitPair // shared by the route's requests
+	hostLim  *hostMap[limitPair]
+	breaker  *circuit.Breaker // nil when disabled or per host
+	hostBrk  *hostMap[*circuit.Breaker]
+	budget   *retry.Budget
+	sem      chan struct{} // nil when uncapped
+	group    httpcache.Group
+	pause    atomic.Int64 // unix ns until which the provider asked us to pause
+	stats    counters
 }
 
 func newRoute(name string, m Match, pol policy, log *slog.Logger) (*route, error) {

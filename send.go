@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/circuit"
 	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/quota"
 	"github.com/sluicehq/sluice/retry"
 )
 
@@ -43,6 +44,11 @@ type attempt struct {
 	cost  int64
 	n     int           // attempts made
 	delay time.Duration // last backoff, for decorrelated jitter
+
+	// serverWait is the wait the last response asked for, if it asked
+	// (hasServerWait).
+	serverWait    time.Duration
+	hasServerWait bool
 }
 
 func (a *attempt) run(ctx context.Context) (*http.Response, error) {
@@ -56,7 +62,7 @@ func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 		if class == classDone {
 			return resp, err
 		}
-		reason, wait := a.retryDecision(ctx, resp, class, maxAttempts)
+		reason, wait := a.retryDecision(ctx, class, maxAttempts)
 		if reason == "" && !a.rt.budget.TryWithdraw() {
 			reason = "retry budget"
 		}
@@ -81,53 +87,33 @@ func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 // classDone marks an attempt whose outcome is final.
 const classDone retry.Class = -1
 
-// once makes one attempt: breaker, limits, concurrency cap, send. A final
-// outcome comes back with classDone; a retryable one with its class and the
-// response or error (the response body still open).
+// once makes one attempt: breaker, limits, quota, concurrency cap, send.
+// A final outcome comes back with classDone; a retryable one with its class
+// and the response or error (the response body still open).
 func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error) {
-	var done func(circuit.Outcome)
-	if a.brk != nil {
-		d, err := a.brk.Allow()
-		if err != nil {
-			closeBody(a.req)
-			a.t.event(ctx, slog.LevelWarn, "circuit_open", a.rt, a.req, slog.String("state", a.brk.State().String()))
-			return nil, classDone, &CircuitError{Route: a.rt.name, Err: err}
-		}
-		done = d
-	}
-	finish := func(o circuit.Outcome) {
-		if done != nil {
-			done(o)
-		}
-	}
-	if err := a.t.waitTurn(ctx, a.rt, a.lim, a.cost, a.req); err != nil {
-		finish(circuit.Neutral)
-		closeBody(a.req)
-		return nil, classDone, err
-	}
-	release, err := a.rt.acquire(ctx)
+	g, err := a.admit(ctx)
 	if err != nil {
-		finish(circuit.Neutral)
 		closeBody(a.req)
 		return nil, classDone, err
 	}
 	areq, cancel, err := a.prepare(ctx)
 	if err != nil {
-		release()
-		finish(circuit.Neutral)
+		g.abandon()
 		return nil, classDone, err
 	}
+	release := g.release
 	a.n++
 	a.rt.stats.attempts.Add(1)
 	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
 		info.attempts.Store(int64(a.n))
 	}
 	resp, err := a.t.base.RoundTrip(areq)
-	class := retry.Classify(ctx, resp, err)
-	finish(a.outcome(class, resp, err))
+	g.observe(resp, err)
+	class := a.readThrottle(resp, retry.Classify(ctx, resp, err))
+	g.breaker(a.outcome(class, resp, err))
 	if class == retry.Throttled {
 		a.rt.stats.throttles.Add(1)
-		a.t.throttled(ctx, a.rt, a.req, resp)
+		a.throttled(ctx, resp)
 	}
 	// A request the server may have acted on is re-sent only when that is
 	// safe: an idempotent method, an Idempotency-Key, or an opted-in route.
@@ -145,6 +131,79 @@ func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error)
 		return resp, classDone, nil
 	}
 	return resp, class, nil
+}
+
+// gate is what an attempt holds while it is sent: its breaker permit, its
+// quota ticket and its place under the concurrency cap.
+type gate struct {
+	breaker func(circuit.Outcome)
+	observe func(*http.Response, error)
+	release func()
+}
+
+// abandon gives everything back for an attempt that was never sent.
+func (g gate) abandon() {
+	g.breaker(circuit.Neutral)
+	g.observe(nil, nil)
+	g.release()
+}
+
+// admit passes the attempt through the breaker, the route's pause and
+// limits, the provider's quota and the concurrency cap, in that order.
+func (a *attempt) admit(ctx context.Context) (gate, error) {
+	g := gate{breaker: func(circuit.Outcome) {}, observe: func(*http.Response, error) {}, release: func() {}}
+	if a.brk != nil {
+		d, err := a.brk.Allow()
+		if err != nil {
+			a.t.event(ctx, slog.LevelWarn, "circuit_open", a.rt, a.req, slog.String("state", a.brk.State().String()))
+			return g, &CircuitError{Route: a.rt.name, Err: err}
+		}
+		g.breaker = d
+	}
+	if err := a.t.waitTurn(ctx, a.rt, a.lim, a.cost, a.req); err != nil {
+		g.abandon()
+		return g, err
+	}
+	if a.rt.pol.quota {
+		d, err := a.t.quota.Acquire(ctx, a.req.URL.Host, a.quotaCost(ctx))
+		if err != nil {
+			g.abandon()
+			return g, a.t.quotaRefused(ctx, a.rt, a.req, err)
+		}
+		g.observe = d
+	}
+	release, err := a.rt.acquire(ctx)
+	if err != nil {
+		g.abandon()
+		return g, err
+	}
+	g.release = release
+	return g, nil
+}
+
+// quotaCost is what the request draws from the provider's quota buckets:
+// one request, and the tokens its context states (WithCost).
+func (a *attempt) quotaCost(ctx context.Context) quota.Cost {
+	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect}
+	if n, ok := ctx.Value(costKey{}).(int64); ok && n > 0 {
+		c.Tokens = n
+	}
+	if !a.rt.unrouted {
+		c.Route = a.rt.name
+	}
+	return c
+}
+
+// quotaRefused turns a quota wait that would pass the deadline into a
+// *RateLimitError.
+func (t *Transport) quotaRefused(ctx context.Context, rt *route, req *http.Request, err error) error {
+	var we *quota.WaitError
+	if errors.As(err, &we) {
+		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()),
+			slog.String("reason", "provider quota"), slog.String("bucket", we.Bucket))
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Err: err}
+	}
+	return err
 }
 
 // outcome maps an attempt's outcome to what the breaker counts: 5xx,
@@ -194,31 +253,29 @@ func (a *attempt) prepare(ctx context.Context) (*http.Request, context.CancelFun
 // retryDecision says why a failed attempt cannot be retried ("" if it
 // can) and how long to wait before the next attempt (beyond the pause the
 // route already observes).
-func (a *attempt) retryDecision(ctx context.Context, resp *http.Response, class retry.Class, maxAttempts int) (string, time.Duration) {
+func (a *attempt) retryDecision(ctx context.Context, class retry.Class, maxAttempts int) (string, time.Duration) {
 	pol := &a.rt.pol.retry
 	if a.n >= maxAttempts {
 		return "max attempts", 0
 	}
 	now := time.Now()
 	var wait time.Duration
-	var ra time.Duration
-	hasRA := false
-	if resp != nil {
-		ra, hasRA = retry.ParseRetryAfter(resp.Header, now)
-	}
+	ra, hasRA := a.serverWait, a.hasServerWait
 	switch {
 	case hasRA && ra > maxRetryAfter(pol):
 		return "retry-after too long", 0
-	case hasRA && class == retry.Throttled:
+	case hasRA && class == retry.Throttled && a.routePaused(ra):
 		// The route is paused until then (see throttled); the next attempt
 		// waits in line behind the pause.
 	case hasRA:
 		wait = ra
-	case class == retry.Throttled:
+	case class == retry.Throttled && !a.rt.pol.quota:
 		// A bare throttle: the whole route backs off, not just this request.
 		a.delay = pol.Delay(a.n, a.delay, rand.Float64)
 		a.t.pause(ctx, a.rt, a.req, now.Add(a.delay))
 	default:
+		// With quota learning on, the adaptive limiter slows the host down
+		// after a bare throttle; this request backs off on its own.
 		a.delay = pol.Delay(a.n, a.delay, rand.Float64)
 		wait = a.delay
 	}
@@ -232,6 +289,40 @@ func (a *attempt) retryDecision(ctx context.Context, resp *http.Response, class 
 		}
 	}
 	return "", wait
+}
+
+// routePaused reports whether a throttle asking to wait ra pauses the
+// whole route. Without quota learning every Retry-After does. With it, a
+// wait of a second or less is taken as whole-second rounding of a shorter
+// one: the quota Tracker paces the other requests, and only the throttled
+// request waits it out.
+func (a *attempt) routePaused(ra time.Duration) bool {
+	return !a.rt.pol.quota || ra > time.Second
+}
+
+// readThrottle reads what a response says about throttling: the wait the
+// server asks for and, with quota learning on, the provider's own signals,
+// which turn a GitHub 403 with no quota left into a throttle and OpenAI's
+// insufficient_quota into a final answer.
+func (a *attempt) readThrottle(resp *http.Response, class retry.Class) retry.Class {
+	a.serverWait, a.hasServerWait = 0, false
+	if resp == nil || resp.StatusCode < 400 {
+		return class
+	}
+	now := time.Now()
+	if !a.rt.pol.quota {
+		a.serverWait, a.hasServerWait = retry.ParseRetryAfter(resp.Header, now)
+		return class
+	}
+	sig := quota.Parse(resp, now, a.rt.pol.dialect)
+	a.serverWait, a.hasServerWait = sig.Wait(now)
+	switch {
+	case sig.DoNotRetry:
+		return retry.Permanent
+	case sig.Throttled && resp.StatusCode < 500:
+		return retry.Throttled
+	}
+	return class
 }
 
 func maxRetryAfter(p *retry.Policy) time.Duration {
@@ -261,17 +352,11 @@ func statusError(resp *http.Response) *StatusError {
 // throttled handles a throttle response: the route pauses until the
 // provider's Retry-After (capped), so other requests do not each spend an
 // attempt learning the same thing.
-func (t *Transport) throttled(ctx context.Context, rt *route, req *http.Request, resp *http.Response) {
-	t.event(ctx, slog.LevelInfo, "rate_limited", rt, req, slog.Int("status", statusOf(resp)))
-	if resp == nil {
-		return
+func (a *attempt) throttled(ctx context.Context, resp *http.Response) {
+	a.t.event(ctx, slog.LevelInfo, "rate_limited", a.rt, a.req, slog.Int("status", statusOf(resp)))
+	if a.hasServerWait && a.routePaused(a.serverWait) {
+		a.t.pause(ctx, a.rt, a.req, time.Now().Add(min(a.serverWait, maxRetryAfter(&a.rt.pol.retry))))
 	}
-	now := time.Now()
-	ra, ok := retry.ParseRetryAfter(resp.Header, now)
-	if !ok {
-		return
-	}
-	t.pause(ctx, rt, req, now.Add(min(ra, maxRetryAfter(&rt.pol.retry))))
 }
 
 func (t *Transport) pause(ctx context.Context, rt *route, req *http.Request, until time.Time) {

@@ -3,6 +3,8 @@ package sluice
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice/quota"
 )
 
 // Stats is a snapshot of what a Transport has done since it was made.
@@ -10,6 +12,10 @@ type Stats struct {
 	// Routes has one entry per configured route, then one per host of the
 	// requests that matched no route ("default:<host>").
 	Routes []RouteStats
+	// Buckets are the provider quotas the Transport learned from response
+	// headers, per host and bucket: limit, remaining, reset, the pace it
+	// holds requests to, pauses and throttles.
+	Buckets []quota.BucketStats
 }
 
 // Route returns the stats of the named route and whether there is one.

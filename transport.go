@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicehq/sluice/httpcache"
+	"github.com/sluicehq/sluice/quota"
 )
 
 // Transport is an http.RoundTripper that shapes requests to rate-limited
@@ -23,6 +24,7 @@ type Transport struct {
 	defaults policy
 	unrouted *hostMap[*route] // one route state per host for unmatched requests
 	cache    *httpcache.Cache // nil when no route caches
+	quota    *quota.Tracker
 	closed   atomic.Bool
 }
 
@@ -40,6 +42,22 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
+	q := cfg.Quota
+	tracker, err := quota.NewTracker(quota.TrackerOptions{
+		Logger:        t.log,
+		MaxBuckets:    q.MaxBuckets,
+		BurstFraction: q.BurstFraction,
+		Adaptive: quota.AdaptiveOptions{
+			Disabled:    q.Adaptive.Disabled,
+			InitialRate: q.Adaptive.InitialRate,
+			MinRate:     q.Adaptive.MinRate,
+			MaxRate:     q.Adaptive.MaxRate,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sluice: quota: %w", err)
+	}
+	t.quota = tracker
 	t.defaults = compilePolicy(cfg.Defaults)
 	caching := t.defaults.cache.TTL > 0
 	for i, rc := range cfg.Routes {
@@ -60,7 +78,11 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 		return nil, fmt.Errorf("sluice: defaults: %w", err)
 	}
 	t.unrouted = newHostMap(func(host string) (*route, error) {
-		return newRoute("default:"+host, Match{}, t.defaults, t.log)
+		r, err := newRoute("default:"+host, Match{}, t.defaults, t.log)
+		if r != nil {
+			r.unrouted = true
+		}
+		return r, err
 	})
 	if caching {
 		c, err := httpcache.New(httpcache.Options{MaxEntries: cfg.Cache.MaxEntries, MaxBytes: cfg.Cache.MaxBytes})
@@ -234,6 +256,7 @@ func (t *Transport) Stats() Stats {
 	for _, r := range extra {
 		s.Routes = append(s.Routes, r.snapshot())
 	}
+	s.Buckets = t.quota.Stats()
 	return s
 }
 
