@@ -35,6 +35,9 @@ type Config struct {
 	ExpectedWorkers int `yaml:"expected_workers" json:"expected_workers"`
 	// Lease is the number of units taken per round trip; 0 or 1 means none.
 	Lease int64 `yaml:"lease" json:"lease"`
+	// LeaseTTL is how long a leased unit stays spendable; zero means
+	// Lease x ExpectedWorkers emission intervals.
+	LeaseTTL time.Duration `yaml:"lease_ttl" json:"lease_ttl"`
 }
 
 // Validate reports what is wrong with c, or nil.
@@ -58,6 +61,9 @@ func (c Config) Validate() error {
 	if c.Lease < 0 {
 		errs = append(errs, fmt.Errorf("redislimit: config: lease %d must not be negative", c.Lease))
 	}
+	if c.LeaseTTL < 0 {
+		errs = append(errs, fmt.Errorf("redislimit: config: lease_ttl %v must not be negative", c.LeaseTTL))
+	}
 	return errors.Join(errs...)
 }
 
@@ -70,6 +76,7 @@ func (c Config) Options(logger *slog.Logger) Options {
 		OnFailure:       c.OnFailure,
 		ExpectedWorkers: c.ExpectedWorkers,
 		Lease:           c.Lease,
+		LeaseTTL:        c.LeaseTTL,
 		Logger:          logger,
 	}
 }

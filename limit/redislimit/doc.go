@@ -75,19 +75,23 @@
 // so k decisions cost one round trip. While one goroutine's lease call is in
 // flight, the others wait for it instead of calling Redis too.
 //
-// A leased unit that is not spent within k*T of becoming usable is dropped.
-// That bounds the overshoot: every unit is spent no later than k*T after the
-// instant GCRA scheduled it, so in any interval the whole fleet spends at
-// most k units more than the limit allows (burst + interval/T), however many
+// A leased unit that is not spent within Options.LeaseTTL of becoming usable
+// is dropped; the TTL defaults to k*W emission intervals, W being
+// Options.ExpectedWorkers. That bounds the overshoot: every unit is spent no
+// later than TTL after the instant GCRA scheduled it, so in any interval the
+// whole fleet spends at most TTL/T units (the rate times the TTL; k*W by
+// default) more than the limit allows (burst + interval/T), however many
 // workers lease. The worst case is a worker that leases k units from a full
 // bucket, spends one, and spends the other k-1 just before they expire while
-// the rest of the fleet takes the refilled bucket: k-1 units over, which
-// TestLeaseOvershootWorstCase builds (k=5: 14 units at an instant where the
-// burst is 10). Unspent units are never given back: up to k-1 per worker
-// are wasted when a worker stops needing them. A pause set by another worker
-// reaches this one only after its leased units are spent or expired (at
-// most k*T later). Rule of thumb: lease only when k*T is small next to the
-// provider's window, e.g. 5 units at 1,000/s.
+// the rest of the fleet takes the refilled bucket; TestLeaseOvershootWorstCase
+// builds it (k=5, W=1: 14 units at an instant where the burst is 10, 4 over
+// against a bound of 5). Unspent units are never given back: up to k-1 per
+// worker are wasted when a worker stops needing them, and units expire
+// unspent when a worker's own demand is slower than the TTL. A pause set by
+// another worker reaches this one only after its leased units are spent or
+// expired (at most TTL later). Rule of thumb: lease at high rates, where
+// TTL*rate units of overshoot are small next to the limit, e.g. k=5 at
+// 10,000/s (5 units, 0.5ms).
 //
 // # When Redis fails
 //

@@ -25,10 +25,11 @@ local want = tonumber(ARGV[4])
 local maxwait = tonumber(ARGV[5])
 local tau = T * burst
 
+local st = redis.call('MGET', KEYS[1], KEYS[2])
 local eff = now
-local pause = tonumber(redis.call('GET', KEYS[2]) or 0)
+local pause = tonumber(st[2] or 0) or 0
 if pause > eff then eff = pause end
-local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
+local tat = tonumber(st[1] or 0) or 0
 if tat < eff then tat = eff end
 
 -- usable(k): the instant from which the k-th unit after tat may be used.

@@ -174,7 +174,10 @@ func (l *Limiter) startFlight(leasing bool) chan struct{} {
 func (l *Limiter) endFlight(done chan struct{}, d decision, n int64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	slack := l.rates[0].Interval() * time.Duration(l.opts.Lease)
+	slack := l.opts.LeaseTTL
+	if slack == 0 {
+		slack = l.rates[0].Interval() * time.Duration(l.opts.Lease*int64(l.opts.ExpectedWorkers))
+	}
 	if err == nil && d.granted > n && slack > 0 {
 		for _, e := range d.extras {
 			at := d.now.Add(e)

@@ -186,3 +186,38 @@ func overshoot(grants []time.Time, r limit.Rate, lengths []time.Duration) int64 
 	}
 	return worst
 }
+
+// TestLeaseTTL checks when leased units expire: after LeaseTTL, by
+// default Lease x ExpectedWorkers intervals (50/s: 20ms each).
+func TestLeaseTTL(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name     string
+		opts     Options
+		after    time.Duration
+		wantCall bool // the next unit comes from Redis: the lease expired
+	}{
+		{"default at expiry", Options{Lease: 5}, 100 * ms, false},
+		{"default after", Options{Lease: 5}, 101 * ms, true},
+		{"two workers", Options{Lease: 5, ExpectedWorkers: 2}, 199 * ms, false},
+		{"two workers after", Options{Lease: 5, ExpectedWorkers: 2}, 201 * ms, true},
+		{"explicit", Options{Lease: 5, LeaseTTL: 10 * ms}, 11 * ms, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, clk := newTestBucket(t, newMini(t), limit.PerSecond(50).WithBurst(10), tt.opts)
+			ctx := context.Background()
+			if r, _ := l.Allow(ctx, 1); !r.Allowed { // leases 5, all usable now
+				t.Fatal("first Allow denied")
+			}
+			clk.Advance(tt.after)
+			before := l.Stats().Calls
+			if r, _ := l.Allow(ctx, 1); !r.Allowed {
+				t.Fatal("second Allow denied")
+			}
+			if got := l.Stats().Calls > before; got != tt.wantCall {
+				t.Errorf("after %v: went to redis %v, want %v", tt.after, got, tt.wantCall)
+			}
+		})
+	}
+}

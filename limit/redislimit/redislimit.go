@@ -42,6 +42,12 @@ type Options struct {
 	// per decision. See the package documentation for the overshoot it
 	// allows.
 	Lease int64
+	// LeaseTTL is how long a leased unit stays spendable after the instant
+	// Redis made it usable; then it is dropped. It bounds the overshoot
+	// leasing allows to LeaseTTL/interval units (the rate times LeaseTTL)
+	// across all workers. Zero means Lease x ExpectedWorkers intervals, an
+	// overshoot of at most Lease x ExpectedWorkers units.
+	LeaseTTL time.Duration
 	// ProbeInterval is how long, once a call failed, decisions use the
 	// failure policy without trying Redis; then one call probes it again.
 	// Zero means one second.
@@ -187,6 +193,9 @@ func newLimiter(client redis.UniversalClient, name string, k kind, rates []limit
 	}
 	if opts.Lease < 0 {
 		return nil, fmt.Errorf("redislimit: lease %d must not be negative", opts.Lease)
+	}
+	if opts.LeaseTTL < 0 {
+		return nil, fmt.Errorf("redislimit: lease TTL %v must not be negative", opts.LeaseTTL)
 	}
 	if _, err := opts.OnFailure.MarshalText(); err != nil {
 		return nil, err
