@@ -116,39 +116,34 @@ func (l *Limiter) PauseUntil(ctx context.Context, t time.Time) error {
 // SetRate changes the rate used by this process's decisions from now on.
 // The state in Redis is kept (units spent stay spent). Every process
 // sharing the name should set the same rate. For a window limiter, r
-// replaces the window with the same period.
+// replaces the window with the same period. The local fallback built by the
+// limiter follows (Options.Fallback does not: it is the caller's).
 func (l *Limiter) SetRate(ctx context.Context, r limit.Rate) error {
+	valid := r.Validate
+	if l.kind == kindWindow {
+		valid = func() error { return validWindow(r) }
+	}
+	if err := valid(); err != nil {
+		return fmt.Errorf("redislimit: %q: %w", l.name, err)
+	}
 	l.mu.Lock()
-	switch l.kind {
-	case kindBucket:
-		if err := r.Validate(); err != nil {
-			l.mu.Unlock()
-			return fmt.Errorf("redislimit: %q: %w", l.name, err)
-		}
-		l.rates[0] = r
-	case kindWindow:
-		if err := validWindow(r); err != nil {
-			l.mu.Unlock()
-			return fmt.Errorf("redislimit: %q: %w", l.name, err)
-		}
-		i := 0
-		for i < len(l.rates) && l.rates[i].Period != r.Period {
-			i++
-		}
-		if i == len(l.rates) {
-			l.mu.Unlock()
-			return fmt.Errorf("redislimit: %q: no window with period %v", l.name, r.Period)
-		}
-		l.rates[i] = r
+	i := 0
+	for l.kind == kindWindow && i < len(l.rates) && l.rates[i].Period != r.Period {
+		i++
 	}
+	if i == len(l.rates) {
+		l.mu.Unlock()
+		return fmt.Errorf("redislimit: %q: no window with period %v", l.name, r.Period)
+	}
+	l.rates[i] = r
 	l.mu.Unlock()
-	if l.fallback != nil && l.opts.Fallback == nil {
-		if l.kind == kindBucket {
-			return l.fallback.SetRate(ctx, divide(r, l.opts.ExpectedWorkers))
-		}
-		return l.fallback.SetRate(ctx, divideWindow(r, l.opts.ExpectedWorkers))
+	if l.fallbackParts == nil {
+		return nil
 	}
-	return nil
+	if l.kind == kindBucket {
+		return l.fallbackParts[i].SetRate(ctx, divide(r, l.opts.ExpectedWorkers))
+	}
+	return l.fallbackParts[i].SetRate(ctx, divideWindow(r, l.opts.ExpectedWorkers))
 }
 
 // checkCost rejects n < 1, and n beyond the burst (bucket) or the smallest

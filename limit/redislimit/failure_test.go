@@ -283,3 +283,47 @@ func TestHungRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalFallbackFollows checks the FailLocal fallback of a window
+// limiter (the windows divided among the workers) and that SetRate and
+// PauseUntil reach it.
+func TestLocalFallbackFollows(t *testing.T) {
+	srv := startServer(t, 0)
+	l, err := NewWindow(srv.client(true), "api", []limit.Rate{limit.PerSecond(10), limit.PerMinute(15)}, Options{
+		ExpectedWorkers: 2, // locally 5/s and 7/min
+		Timeout:         time.Second,
+		Logger:          quiet(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.kill()
+	ctx := context.Background()
+	count := func() (n int) {
+		for range 20 {
+			if r, err := l.Allow(ctx, 1); err != nil {
+				t.Fatal(err)
+			} else if r.Allowed {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(); n != 5 {
+		t.Errorf("%d of 20 allowed by the fallback, want 5 (10/s over 2 workers)", n)
+	}
+	if err := l.SetRate(ctx, limit.PerSecond(20)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("after SetRate(20/s): %d more allowed, want 2 (the 7/min window)", n)
+	}
+	if err := l.PauseUntil(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := l.Reserve(short, 1); !errors.Is(err, limit.ErrWouldExceedDeadline) {
+		t.Errorf("Reserve from the paused fallback: %v, want ErrWouldExceedDeadline", err)
+	}
+}

@@ -82,6 +82,9 @@ type Limiter struct {
 	guard    bool // the client ignores context deadlines: run calls in a goroutine
 	log      *slog.Logger
 	fallback limit.Limiter
+	// fallbackParts are the fallback's bucket or windows, in the order of
+	// the rates, when the limiter built it (nil for Options.Fallback).
+	fallbackParts []limit.Limiter
 	clock    func() time.Time // time.Now; tests replace it
 
 	mu     sync.Mutex
@@ -215,11 +218,11 @@ func newLimiter(client redis.UniversalClient, name string, k kind, rates []limit
 	}
 	l.fallback = opts.Fallback
 	if l.fallback == nil && opts.OnFailure == FailLocal {
-		f, err := newFallback(k, rates, opts.ExpectedWorkers)
+		f, parts, err := newFallback(k, rates, opts.ExpectedWorkers)
 		if err != nil {
 			return nil, fmt.Errorf("redislimit: %q: fallback: %w", name, err)
 		}
-		l.fallback = f
+		l.fallback, l.fallbackParts = f, parts
 	}
 	return l, nil
 }
