@@ -85,7 +85,7 @@ type Limiter struct {
 	// fallbackParts are the fallback's bucket or windows, in the order of
 	// the rates, when the limiter built it (nil for Options.Fallback).
 	fallbackParts []limit.Limiter
-	clock    func() time.Time // time.Now; tests replace it
+	clock         func() time.Time // time.Now; tests replace it
 
 	mu     sync.Mutex
 	rates  []limit.Rate  // guarded by mu
