@@ -231,6 +231,9 @@ func (b *Bucket) PauseUntil(ctx context.Context, t time.Time) error {
 	c := b.cfg.Load()
 	now := b.clk.now()
 	until := now + clampSpan(b.clk.ns(t)-now)
+	if until <= now {
+		return nil // a pause in the past holds nothing back
+	}
 	for {
 		p := b.pause.Load()
 		if p >= until || b.pause.CompareAndSwap(p, until) {
@@ -265,9 +268,14 @@ func (b *Bucket) SetRate(ctx context.Context, r Rate) error {
 		now := b.clk.now()
 		old := b.tat.Load()
 		next := old
-		if old > now && oc.t > 0 && nc.t > 0 {
-			debt := float64(old-now) / float64(oc.t) * float64(nc.t)
-			next = now + min(int64(min(debt, float64(maxSpan))), nc.tau) // at most empty
+		if old > now {
+			switch {
+			case oc.t == 0 || nc.t == 0:
+				next = now // Inf owes nothing (a pause is restored below)
+			default:
+				debt := float64(old-now) / float64(oc.t) * float64(nc.t)
+				next = now + min(int64(min(debt, float64(maxSpan))), nc.tau) // at most empty
+			}
 		}
 		if p := b.pause.Load(); p > now {
 			next = max(next, p+nc.tau-nc.t) // a pause stays a pause

@@ -268,3 +268,22 @@ func TestBucketPauseUntil(t *testing.T) {
 		}
 	})
 }
+
+func TestBucketSetRateInfAndPastPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustBucket(t, PerSecond(10))
+		_ = b.PauseUntil(bg, time.Now().Add(-time.Second)) // in the past: no effect
+		if got := drain(t, b); got != 10 {
+			t.Fatalf("after a past pause %d free, want 10", got)
+		}
+		_ = b.SetRate(bg, Inf) // the debt does not survive as a pause
+		if r, _ := b.Allow(bg, 1); !r.Allowed {
+			t.Fatalf("Inf after debt refused: %+v", r)
+		}
+		_ = b.PauseUntil(bg, time.Now().Add(time.Second))
+		_ = b.SetRate(bg, PerSecond(10)) // but a pause does
+		if r, _ := b.Allow(bg, 1); r.Allowed || r.RetryAfter != time.Second {
+			t.Fatalf("pause lost by SetRate from Inf: %+v", r)
+		}
+	})
+}
