@@ -119,7 +119,12 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 		return before, before, false
 	case throttled:
 		r := c.measured
-		if c.enabled {
+		if c.enabled && c.slowStart {
+			// The measured rate lags a rate that doubles every 250 ms;
+			// the limit lies between half the rate that hit it and that
+			// rate (as TCP's ssthresh is half the window that hit loss).
+			r = max(min(r, c.fillRate), c.fillRate/2)
+		} else if c.enabled {
 			r = min(r, c.fillRate)
 		} else if c.initial > 0 {
 			r = c.initial / c.beta // the configured rate is where it lands

@@ -126,3 +126,46 @@ func TestAdaptiveConverges(t *testing.T) {
 		})
 	}
 }
+
+// Averages over six fault seeds, for a figure less tied to one run's luck:
+// a first 12-second job, the same job again, and a 60-second job, on one
+// Tracker, at 50/s and 200/s.
+func TestAdaptiveSeeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several simulated minutes")
+	}
+	const seeds = 6
+	for _, tt := range []struct{ rate, minFirst, minLong float64 }{{50, 0.85, 0.95}, {200, 0.70, 0.90}} {
+		rate := tt.rate
+		var first, again, long float64
+		for seed := int64(1); seed <= seeds; seed++ {
+			synctest.Test(t, func(t *testing.T) {
+				p := sluicetest.NewProvider(sluicetest.Options{Limit: sluicetest.TokenBucket(rate, 10),
+					Faults: sluicetest.Faults{Latency: 20 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: seed}})
+				defer p.Close()
+				tr := newTestTracker(t, TrackerOptions{})
+				for i, secs := range []float64{12, 12, 60} {
+					if i > 0 {
+						time.Sleep(5 * time.Second)
+						p.Reset()
+					}
+					n := int(secs * rate)
+					r := runJob(t, tr, p, n, 16, Cost{})
+					g := (float64(n) - 10) / rate / r.wall.Seconds() / seeds
+					switch i {
+					case 0:
+						first += g
+					case 1:
+						again += g
+					default:
+						long += g
+					}
+				}
+			})
+		}
+		t.Logf("limit %v/s, mean of %d seeds: first job %.3f, again %.3f, 60 s job %.3f", rate, seeds, first, again, long)
+		if first < tt.minFirst || long < tt.minLong {
+			t.Errorf("mean goodput: first %.3f (want >= %v), long %.3f (want >= %v)", first, tt.minFirst, long, tt.minLong)
+		}
+	}
+}
