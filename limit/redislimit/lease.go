@@ -68,7 +68,7 @@ func (p *pool) usableNow(now time.Time) int64 {
 }
 
 // maxLeaseRounds bounds how often a call waits for another goroutine's
-// lease before asking Redis for its own units without leasing more.
+// lease before leasing beside it.
 const maxLeaseRounds = 4
 
 // allowLeased is Allow with leasing: spend leased units that are usable
@@ -76,8 +76,8 @@ const maxLeaseRounds = 4
 // while the others wait for its reply.
 func (l *Limiter) allowLeased(ctx context.Context, n int64) (limit.Result, error) {
 	for round := 0; ; round++ {
-		now := l.now()
 		l.mu.Lock()
+		now := l.now() // under mu: units added by a lease are never after it
 		if i, at, ok := l.pool.find(n, now); ok {
 			if at.After(now) {
 				// Redis holds nothing earlier: its TAT is past our units.
@@ -99,10 +99,8 @@ func (l *Limiter) allowLeased(ctx context.Context, n int64) (limit.Result, error
 				return limit.Result{}, err
 			}
 			continue
-		} else if f != nil {
-			want = n // too contended: just our own units
 		}
-		done := l.startFlight(want > n)
+		done := l.startFlight() // nil when another is in flight: lease beside it
 		l.mu.Unlock()
 		d, err := l.decide(ctx, n, want, noMaxWait)
 		l.endFlight(done, d, n, err)
@@ -116,9 +114,9 @@ func (l *Limiter) allowLeased(ctx context.Context, n int64) (limit.Result, error
 // reserveLeased is Reserve with leasing.
 func (l *Limiter) reserveLeased(ctx context.Context, n int64) (*limit.Reservation, error) {
 	for round := 0; ; round++ {
-		now := l.now()
 		mw := maxWait(ctx)
 		l.mu.Lock()
+		now := l.now()
 		if i, at, ok := l.pool.find(n, now); ok {
 			if wait := at.Sub(now); wait.Microseconds() > mw {
 				l.mu.Unlock()
@@ -140,10 +138,8 @@ func (l *Limiter) reserveLeased(ctx context.Context, n int64) (*limit.Reservatio
 				return nil, err
 			}
 			continue
-		} else if f != nil {
-			want = n
 		}
-		done := l.startFlight(want > n)
+		done := l.startFlight()
 		l.mu.Unlock()
 		d, err := l.decide(ctx, n, want, mw)
 		l.endFlight(done, d, n, err)
@@ -159,9 +155,10 @@ func (l *Limiter) reserveLeased(ctx context.Context, n int64) (*limit.Reservatio
 	}
 }
 
-// startFlight marks a lease call in flight when leasing; requires l.mu held.
-func (l *Limiter) startFlight(leasing bool) chan struct{} {
-	if !leasing || l.flight != nil {
+// startFlight marks a lease call in flight unless one already is;
+// requires l.mu held.
+func (l *Limiter) startFlight() chan struct{} {
+	if l.flight != nil {
 		return nil
 	}
 	done := make(chan struct{})
