@@ -11,7 +11,8 @@ type Dialect string
 
 // The dialects Parse understands.
 const (
-	// DialectAuto detects the dialect from the headers (the zero value).
+	// DialectAuto detects the dialect from the headers. The empty Dialect
+	// (the zero value) means the same.
 	DialectAuto Dialect = "auto"
 	// DialectNone reads no headers at all: only the status (429) says
 	// whether a response is a throttle.

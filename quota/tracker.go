@@ -39,7 +39,9 @@ type TrackerOptions struct {
 	// DialectAuto) detects it per response.
 	Dialect Dialect
 	// Now returns the current time; nil means time.Now. Waits use real
-	// timers (fake ones inside a testing/synctest bubble).
+	// timers (fake ones inside a testing/synctest bubble), so a Now that
+	// does not advance with them would make a waiting Acquire wait until its
+	// context ends; inject one only to read state (Stats, WaitError).
 	Now func() time.Time
 	// Logger receives the events bucket_learned, bucket_paused,
 	// bucket_resumed (Info), bucket_paced and adaptive_rate (Debug); nil
