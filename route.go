@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -8,9 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sluicehq/sluice/circuit"
 	"github.com/sluicehq/sluice/httpcache"
 	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/limit/redislimit"
 	"github.com/sluicehq/sluice/quota"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -125,7 +129,7 @@ type route struct {
 	stats    counters
 }
 
-func newRoute(name string, m Match, pol policy, log *slog.Logger) (*route, error) {
+func newRoute(name string, m Match, pol policy, log *slog.Logger, lb *limitBuilder) (*route, error) {
 	r := &route{name: name, match: compileMatch(m), pol: pol}
 	var err error
 	var shared, perHost []LimitConfig
@@ -136,12 +140,12 @@ func newRoute(name string, m Match, pol policy, log *slog.Logger) (*route, error
 			shared = append(shared, l)
 		}
 	}
-	if r.limits, err = buildLimits(shared); err != nil {
+	if r.limits, err = lb.limits(name, shared); err != nil {
 		return nil, err
 	}
 	if len(perHost) > 0 {
 		r.hostLim = newHostMap(func(string) (limitPair, error) {
-			p, err := buildLimits(perHost)
+			p, err := lb.limits(name, perHost)
 			p.shared = &r.limits
 			return p, err
 		})
@@ -189,45 +193,51 @@ type limitPair struct {
 	shared         *limitPair
 }
 
-func buildLimits(ls []LimitConfig) (limitPair, error) {
-	var reqs, costs []LimitConfig
-	for _, l := range ls {
+// limitBuilder makes the limiters of routes: local ones, and those kept in
+// Redis for the limits marked Shared.
+type limitBuilder struct {
+	redis  redis.UniversalClient // nil without a redis section
+	opts   redislimit.Options
+	closed []*redislimit.Limiter // every Redis limiter made, to Close
+	mu     sync.Mutex            // guards closed
+}
+
+// limits makes the limiters of one route (or one host of it). Each limit
+// keeps its index in the route's list, so that its Redis key is stable.
+func (lb *limitBuilder) limits(route string, ls []LimitConfig) (limitPair, error) {
+	var reqs, costs []indexed
+	for i, l := range ls {
 		if l.Weighted {
-			costs = append(costs, l)
+			costs = append(costs, indexed{i, l})
 		} else {
-			reqs = append(reqs, l)
+			reqs = append(reqs, indexed{i, l})
 		}
 	}
 	var p limitPair
 	var err error
-	if p.requests, err = buildLimiter(reqs); err != nil {
+	if p.requests, err = lb.limiter(route, reqs); err != nil {
 		return p, err
 	}
-	p.cost, err = buildLimiter(costs)
+	p.cost, err = lb.limiter(route, costs)
 	return p, err
 }
 
-// buildLimiter makes one limiter that takes from every limit at once, or
-// nil for none.
-func buildLimiter(ls []LimitConfig) (limit.Limiter, error) {
+type indexed struct {
+	i int
+	LimitConfig
+}
+
+// limiter makes one limiter that takes from every limit at once, or nil
+// for none.
+func (lb *limitBuilder) limiter(route string, ls []indexed) (limit.Limiter, error) {
 	if len(ls) == 0 {
 		return nil, nil
 	}
 	parts := make([]limit.Limiter, 0, len(ls))
-	for i, l := range ls {
-		r, err := limit.ParseRate(l.Rate)
+	for _, l := range ls {
+		lim, err := lb.one(route, l)
 		if err != nil {
-			return nil, fmt.Errorf("limits[%d]: %w", i, err)
-		}
-		r.Burst = l.Burst
-		var lim limit.Limiter
-		if l.Strict {
-			lim, err = limit.NewWindow(r)
-		} else {
-			lim, err = limit.NewBucket(r)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("limits[%d]: %w", i, err)
+			return nil, fmt.Errorf("limits[%d]: %w", l.i, err)
 		}
 		parts = append(parts, lim)
 	}
@@ -235,6 +245,48 @@ func buildLimiter(ls []LimitConfig) (limit.Limiter, error) {
 		return parts[0], nil
 	}
 	return limit.NewMulti(parts...)
+}
+
+func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
+	r, err := limit.ParseRate(l.Rate)
+	if err != nil {
+		return nil, err
+	}
+	r.Burst = l.Burst
+	if !l.Shared {
+		if l.Strict {
+			return limit.NewWindow(r)
+		}
+		return limit.NewBucket(r)
+	}
+	if lb.redis == nil {
+		return nil, errors.New("a shared limit needs a redis section")
+	}
+	name := fmt.Sprintf("route/%s/%d", route, l.i)
+	var rl *redislimit.Limiter
+	if l.Strict {
+		r.Burst = 0
+		rl, err = redislimit.NewWindow(lb.redis, name, []limit.Rate{r}, lb.opts)
+	} else {
+		rl, err = redislimit.NewBucket(lb.redis, name, r, lb.opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	lb.mu.Lock()
+	lb.closed = append(lb.closed, rl)
+	lb.mu.Unlock()
+	return rl, nil
+}
+
+// close waits for the Redis calls of every Redis limiter made.
+func (lb *limitBuilder) close() {
+	lb.mu.Lock()
+	ls := lb.closed
+	lb.mu.Unlock()
+	for _, l := range ls {
+		_ = l.Close()
+	}
 }
 
 // limitsFor returns the limits for a request to host.

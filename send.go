@@ -165,7 +165,11 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 		return g, err
 	}
 	if a.rt.pol.quota {
+		start := time.Now()
 		d, err := a.t.quota.Acquire(ctx, a.req.URL.Host, a.quotaCost(ctx))
+		if waited := time.Since(start); waited > time.Millisecond {
+			a.rt.stats.waitedNs.Add(int64(waited))
+		}
 		if err != nil {
 			g.abandon()
 			return g, a.t.quotaRefused(ctx, a.rt, a.req, err)
@@ -360,6 +364,12 @@ func (a *attempt) throttled(ctx context.Context, resp *http.Response) {
 }
 
 func (t *Transport) pause(ctx context.Context, rt *route, req *http.Request, until time.Time) {
+	// Limits kept in Redis pass the pause on to every process sharing them.
+	for _, l := range [...]limit.Limiter{rt.limits.requests, rt.limits.cost} {
+		if l != nil {
+			_ = l.PauseUntil(ctx, until)
+		}
+	}
 	if rt.pauseUntil(until) {
 		t.event(ctx, slog.LevelInfo, "route_paused", rt, req, slog.Int64("pause_ms", time.Until(until).Milliseconds()))
 	}

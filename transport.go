@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -25,6 +26,8 @@ type Transport struct {
 	unrouted *hostMap[*route] // one route state per host for unmatched requests
 	cache    *httpcache.Cache // nil when no route caches
 	quota    *quota.Tracker
+	lb       *limitBuilder
+	ownRedis io.Closer // the Redis client the Transport made, or nil
 	closed   atomic.Bool
 }
 
@@ -58,6 +61,9 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 		return nil, fmt.Errorf("sluice: quota: %w", err)
 	}
 	t.quota = tracker
+	if t.lb, t.ownRedis, err = newLimitBuilder(cfg.Redis, t.log); err != nil {
+		return nil, err
+	}
 	t.defaults = compilePolicy(cfg.Defaults)
 	caching := t.defaults.cache.TTL > 0
 	for i, rc := range cfg.Routes {
@@ -66,7 +72,7 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 			name = fmt.Sprintf("route%d", i)
 		}
 		pol := compilePolicy(resolve(rc.Policy, cfg.Defaults))
-		r, err := newRoute(name, rc.Match, pol, t.log)
+		r, err := newRoute(name, rc.Match, pol, t.log, t.lb)
 		if err != nil {
 			return nil, fmt.Errorf("sluice: routes[%d]: %w", i, err)
 		}
@@ -74,11 +80,11 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 		t.routes = append(t.routes, r)
 	}
 	// Check the defaults build before the first request needs them.
-	if _, err := newRoute("default", Match{}, t.defaults, t.log); err != nil {
+	if _, err := newRoute("default", Match{}, t.defaults, t.log, t.lb); err != nil {
 		return nil, fmt.Errorf("sluice: defaults: %w", err)
 	}
 	t.unrouted = newHostMap(func(host string) (*route, error) {
-		r, err := newRoute("default:"+host, Match{}, t.defaults, t.log)
+		r, err := newRoute("default:"+host, Match{}, t.defaults, t.log, t.lb)
 		if r != nil {
 			r.unrouted = true
 		}
@@ -272,9 +278,13 @@ func (r *route) snapshot() RouteStats {
 // connections of the base transport. Requests in flight finish. Close
 // starts no goroutine and leaves none behind.
 func (t *Transport) Close() error {
-	t.closed.Store(true)
-	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
+	if t.closed.Swap(true) {
+		return nil
+	}
+	t.CloseIdleConnections()
+	t.lb.close()
+	if t.ownRedis != nil {
+		return t.ownRedis.Close()
 	}
 	return nil
 }

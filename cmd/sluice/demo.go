@@ -129,28 +129,61 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	plain.CloseIdleConnections()
 	srv.Reset()
 
-	base := o.baseTransport()
-	defer base.CloseIdleConnections()
-	tr, err := sluice.NewTransport(cfg, base)
-	if err != nil {
-		fmt.Fprintln(stderr, "sluice demo:", err)
-		return 1
+	for _, run := range []struct {
+		name string
+		cfg  sluice.Config
+	}{
+		{"sluice (rate set)", cfg},
+		{"sluice (learns it)", withoutLimits(cfg)},
+	} {
+		srv.Reset()
+		r, err := w.runSluice(ctx, run.name, run.cfg, o, srv, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "sluice demo:", err)
+			return 1
+		}
+		results = append(results, r)
 	}
-	r := w.run(ctx, "sluice", &http.Client{Transport: tr}, srv, o.progressTo(stderr))
-	if rs, ok := tr.Stats().Route("demo"); ok {
-		r.retries, r.cacheHits, r.waited = rs.Retries, rs.CacheHits+rs.Coalesced, rs.Waited
-	}
-	tr.Close()
-	results = append(results, r)
 
 	report(stdout, results, o.rate, burst)
 	if ctx.Err() != nil {
 		return 130
 	}
-	if r.failures > 0 {
-		return 1
+	for _, r := range results[1:] {
+		if r.failures > 0 {
+			return 1
+		}
 	}
 	return 0
+}
+
+// runSluice runs the workload through a sluice Transport built from cfg.
+func (w workload) runSluice(ctx context.Context, name string, cfg sluice.Config, o demoOptions, srv *sluicetest.Server, stderr io.Writer) (result, error) {
+	base := o.baseTransport()
+	defer base.CloseIdleConnections()
+	tr, err := sluice.NewTransport(cfg, base)
+	if err != nil {
+		return result{}, err
+	}
+	defer tr.Close()
+	r := w.run(ctx, name, &http.Client{Transport: tr}, srv, o.progressTo(stderr))
+	for _, rs := range tr.Stats().Routes {
+		r.retries += rs.Retries
+		r.cacheHits += rs.CacheHits + rs.Coalesced
+		r.waited += rs.Waited
+	}
+	return r, nil
+}
+
+// withoutLimits returns cfg with every configured rate limit removed, so
+// that sluice has only the provider's headers (or bare 429s) to go by.
+func withoutLimits(cfg sluice.Config) sluice.Config {
+	cfg.Routes = append([]sluice.Route(nil), cfg.Routes...)
+	cfg.Defaults.Limits = nil
+	for i := range cfg.Routes {
+		cfg.Routes[i].Limits = nil
+	}
+	return cfg
 }
 
 // sluiceConfig is the embedded config (or -config) with the demo route's

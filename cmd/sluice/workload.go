@@ -149,7 +149,7 @@ func report(out io.Writer, rs []result, rate, burst float64) {
 	row("429s received", func(r result) string { return fmt.Sprint(r.throttles) })
 	row("retries", func(r result) string { return fmt.Sprint(r.retries) })
 	row("cache hits + coalesced", func(r result) string { return fmt.Sprint(r.cacheHits) })
-	row("time waiting for limits", func(r result) string { return r.waited.Round(10 * time.Millisecond).String() })
+	row("time requests waited (sum)", func(r result) string { return r.waited.Round(10 * time.Millisecond).String() })
 	row("share of allowed rate used", func(r result) string {
 		allowed := burst + rate*r.wall.Seconds()
 		return fmt.Sprintf("%.0f%%", 100*min(1, float64(r.accepted)/allowed))
