@@ -77,7 +77,15 @@ func NewBucket(r Rate, opts ...Option) (*Bucket, error) {
 // Rate returns the bucket's current rate.
 func (b *Bucket) Rate() Rate { return b.cfg.Load().rate }
 
+// check is inlined into Allow; the errors are built out of line.
 func (c *bucketCfg) check(n int64) error {
+	if n > 0 && n <= c.burst {
+		return nil
+	}
+	return c.costError(n)
+}
+
+func (c *bucketCfg) costError(n int64) error {
 	if n <= 0 {
 		return fmt.Errorf("%w: %d", ErrBadCost, n)
 	}
