@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+// The provider's true limit, the same in every dialect: 50 requests a second
+// with a burst of 10.
+const (
+	trueRate  = 50
+	trueBurst = 10
+)
+
+// defaultDialects are the dialects issue 5 asks for.
+var defaultDialects = []string{"none", "retry-after", "github", "openai", "ietf", "shopify"}
+
+// dialectSpec is one simulated provider.
+type dialectSpec struct {
+	// name is the dialect's name as sluicetest prints it.
+	name string
+	// options configure the provider.
+	options sluicetest.Options
+	// quotaHeaders reports whether the dialect states the quota on every
+	// response; if not, a client must find the rate from throttles.
+	quotaHeaders bool
+}
+
+// dialectFor returns the provider for a dialect name ("plain" means none):
+// github enforces a fixed window of 50 per second, shopify a leaky bucket of
+// capacity 10 draining 50 a second, the others a token bucket of 50/s with
+// burst 10.
+func dialectFor(name string) (dialectSpec, error) {
+	d, err := sluicetest.ParseDialect(name)
+	if err != nil {
+		return dialectSpec{}, fmt.Errorf("dialect %q: %w", name, err)
+	}
+	spec := dialectSpec{
+		name:    d.String(),
+		options: sluicetest.Options{Dialect: d, Limit: sluicetest.TokenBucket(trueRate, trueBurst)},
+	}
+	switch d {
+	case sluicetest.DialectGitHub:
+		spec.options.Limit = sluicetest.FixedWindow(trueRate, time.Second)
+		spec.quotaHeaders = true
+	case sluicetest.DialectShopify:
+		spec.options.Limit = sluicetest.LeakyBucket(trueBurst, trueRate)
+		spec.quotaHeaders = true
+	case sluicetest.DialectOpenAI, sluicetest.DialectIETF:
+		spec.quotaHeaders = true
+	}
+	return spec, nil
+}

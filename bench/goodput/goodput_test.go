@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestBenchSmall runs the command's core on a tiny job: sluice and the
+// oracle against the IETF provider. Real loopback, bounded by the timeout.
+func TestBenchSmall(t *testing.T) {
+	cfg, err := parseFlags([]string{"-requests", "40", "-concurrency", "4", "-dialects", "ietf",
+		"-clients", "sluice,oracle", "-timeout", "20s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := bench(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].client != "sluice" || rows[1].client != "oracle" {
+		t.Fatalf("rows = %+v, want sluice then oracle", rows)
+	}
+	for _, r := range rows {
+		if r.dialect.name != "ietf" || r.requests != 40 || r.wall <= 0 || r.wall > 20*time.Second {
+			t.Errorf("%s: row %+v out of range", r.client, r)
+		}
+	}
+	if rows[0].failures != 0 {
+		t.Errorf("sluice: %d failures, want 0", rows[0].failures)
+	}
+	// The oracle paces 40 requests at 50/s with a burst of 10: at least
+	// 30/50 s, less some scheduling slack.
+	if rows[1].wall < 500*time.Millisecond {
+		t.Errorf("oracle: wall %v, want >= 500ms (paced at 50/s)", rows[1].wall)
+	}
+	var out bytes.Buffer
+	report(&out, cfg, rows)
+	for _, want := range []string{"dialect ietf", "ideal = 40 requests / 50 req/s = 800ms", "sluice ", "oracle "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string // "" means valid
+	}{
+		{nil, ""},
+		{[]string{"-dialects", "plain,github", "-clients", "oracle"}, ""},
+		{[]string{"-requests", "0"}, "-requests 0"},
+		{[]string{"-requests", "1000000"}, "-requests 1000000"},
+		{[]string{"-concurrency", "-3"}, "-concurrency -3"},
+		{[]string{"-timeout", "0s"}, "-timeout 0s"},
+		{[]string{"-dialects", "ietf,bogus"}, `dialect "bogus"`},
+		{[]string{"-dialects", "ietf,,none"}, "empty item"},
+		{[]string{"-dialects", "ietf,IETF"}, `"ietf" given twice`},
+		{[]string{"-clients", "sluice,curl"}, `unknown client "curl"`},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		_, err := parseFlags(tt.args, io.Discard)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if (tt.wantErr == "") != (got == "") || !strings.Contains(got, tt.wantErr) {
+			t.Errorf("parseFlags(%q) error = %q, want containing %q", tt.args, got, tt.wantErr)
+		}
+	}
+}
+
+func TestTargetCheck(t *testing.T) {
+	quota, _ := dialectFor("github")
+	plain, _ := dialectFor("none")
+	tests := []struct {
+		name string
+		r    row
+		want string
+	}{
+		{"quota pass", row{dialect: quota, requests: 600, wall: 12500 * time.Millisecond, throttles: 12}, "PASS"},
+		{"quota slow", row{dialect: quota, requests: 600, wall: 15 * time.Second}, "MISS (goodput 0.80 < 0.90)"},
+		{"quota throttled", row{dialect: quota, requests: 600, wall: 12 * time.Second, throttles: 13}, "MISS (throttles 13 > 12)"},
+		{"plain pass", row{dialect: plain, requests: 600, wall: 14 * time.Second, throttles: 90}, "PASS"},
+		{"plain failures", row{dialect: plain, requests: 600, wall: 12 * time.Second, failures: 1}, "MISS (1 failures)"},
+		{"plain slow", row{dialect: plain, requests: 600, wall: 16 * time.Second}, "MISS (goodput 0.75 < 0.80)"},
+	}
+	for _, tt := range tests {
+		if got := targetFor(tt.r.dialect).check(tt.r); got != tt.want {
+			t.Errorf("%s: check = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-h"}, 0},
+		{[]string{"-requests", "x"}, 2},
+		{[]string{"-clients", "nope"}, 2},
+	}
+	for _, tt := range tests {
+		if got := run(context.Background(), tt.args, io.Discard, io.Discard); got != tt.want {
+			t.Errorf("run(%q) = %d, want %d", tt.args, got, tt.want)
+		}
+	}
+}

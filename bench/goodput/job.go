@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+// row is the outcome of one client against one dialect.
+type row struct {
+	// dialect is the provider the job ran against.
+	dialect dialectSpec
+	// client is the client's name.
+	client string
+	// requests is the job's size.
+	requests int
+	// wall is the job's wall time, at most about the timeout.
+	wall time.Duration
+	// throttles is the number of throttle responses the provider sent.
+	throttles int
+	// failures counts requests that ended in an error, a non-2xx status,
+	// or did not finish in time.
+	failures int
+}
+
+// goodput returns the ideal time of the requests answered with a 2xx, at the
+// true rate, divided by the wall time. With no failures it is the job's ideal
+// time over its wall time; failed requests add nothing, so a client cannot
+// score by failing fast.
+func (r row) goodput() float64 {
+	if r.wall <= 0 {
+		return 0
+	}
+	return idealTime(r.requests-r.failures).Seconds() / r.wall.Seconds()
+}
+
+// idealTime is the time n requests take at exactly the provider's rate.
+func idealTime(n int) time.Duration {
+	return time.Duration(float64(n) / trueRate * float64(time.Second))
+}
+
+// bench runs every client of cfg against every dialect of cfg, one at a
+// time, and returns one row per pair. It writes a progress line per job to
+// progress. It stops early, with an error, when ctx ends.
+func bench(ctx context.Context, cfg config, progress io.Writer) ([]row, error) {
+	var rows []row
+	for _, d := range cfg.dialects {
+		srv := sluicetest.NewServer(d.options)
+		for _, cs := range cfg.clients {
+			r, err := benchOne(ctx, cfg, d, cs, srv)
+			if err != nil {
+				srv.Close()
+				return rows, err
+			}
+			fmt.Fprintf(progress, "%-12s %-14s wall %6.2fs  throttles %4d  failures %4d\n",
+				d.name, cs.name, r.wall.Seconds(), r.throttles, r.failures)
+			rows = append(rows, r)
+		}
+		srv.Close()
+	}
+	return rows, nil
+}
+
+// benchOne runs the job of cfg through a fresh cs against srv, reset first.
+func benchOne(ctx context.Context, cfg config, d dialectSpec, cs clientSpec, srv *sluicetest.Server) (row, error) {
+	if err := ctx.Err(); err != nil {
+		return row{}, err
+	}
+	srv.Reset()
+	c, err := cs.build(newBaseTransport(cfg.concurrency))
+	if err != nil {
+		return row{}, err
+	}
+	wall, ok := runJob(ctx, c, srv.URL, cfg.requests, cfg.concurrency, cfg.timeout)
+	c.close()
+	if err := ctx.Err(); err != nil {
+		return row{}, err
+	}
+	return row{
+		dialect:   d,
+		client:    cs.name,
+		requests:  cfg.requests,
+		wall:      wall,
+		throttles: srv.Stats().Rejected,
+		failures:  cfg.requests - ok,
+	}, nil
+}
+
+// runJob sends n GETs to distinct paths under baseURL through c with
+// workers goroutines, and returns the wall time and the number of requests
+// answered with a 2xx. It gives up after timeout: requests not answered by
+// then are not counted as answered.
+func runJob(ctx context.Context, c client, baseURL string, n, workers int, timeout time.Duration) (time.Duration, int) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var next, ok atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || ctx.Err() != nil {
+					return
+				}
+				status, err := c.get(ctx, fmt.Sprintf("%s/items/%d", baseURL, i))
+				if err == nil && status >= 200 && status < 300 {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start), int(ok.Load())
+}
