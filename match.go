@@ -1,8 +1,8 @@
 package sluice
 
 import (
-	"net"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -46,14 +46,17 @@ func compileMatch(m Match) matcher {
 
 // requestHost returns req's host in lower case without the port.
 func requestHost(req *http.Request) string {
-	h := req.URL.Host
-	if h == "" {
-		h = req.Host
+	u := req.URL
+	if u.Host == "" {
+		u = &url.URL{Host: req.Host}
 	}
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
+	h := u.Hostname()
+	for i := 0; i < len(h); i++ {
+		if 'A' <= h[i] && h[i] <= 'Z' {
+			return strings.ToLower(h)
+		}
 	}
-	return strings.ToLower(h)
+	return h
 }
 
 func (c *matcher) matches(req *http.Request, host string) bool {

@@ -240,6 +240,9 @@ func (a *attempt) prepare(ctx context.Context) (*http.Request, context.CancelFun
 		actx, cancel = context.WithTimeout(ctx, d)
 	}
 	if a.n == 0 {
+		if actx == ctx && ctx == a.req.Context() {
+			return a.req, cancel, nil
+		}
 		return a.req.WithContext(actx), cancel, nil
 	}
 	r := a.req.Clone(actx)

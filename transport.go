@@ -151,7 +151,11 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 		t.event(ctx, slog.LevelDebug, "cache_miss", rt, req)
 	}
 	send := func(ctx context.Context) (*http.Response, error) {
-		resp, err := t.send(req.WithContext(ctx), rt, host)
+		r := req
+		if ctx != req.Context() {
+			r = req.WithContext(ctx)
+		}
+		resp, err := t.send(r, rt, host)
 		if err == nil && cacheable && httpcache.Storable(resp) {
 			e, r2, serr := httpcache.Snapshot(resp, rt.pol.cache.TTL, t.now(), t.cache.MaxEntryBytes())
 			if serr == nil && e != nil {
