@@ -127,15 +127,18 @@ func (l *Limiter) SetRate(ctx context.Context, r limit.Rate) error {
 		return fmt.Errorf("redislimit: %q: %w", l.name, err)
 	}
 	l.mu.Lock()
+	cfg := l.cfg.Load()
 	i := 0
-	for l.kind == kindWindow && i < len(l.rates) && l.rates[i].Period != r.Period {
+	for l.kind == kindWindow && i < len(cfg.rates) && cfg.rates[i].Period != r.Period {
 		i++
 	}
-	if i == len(l.rates) {
+	if i == len(cfg.rates) {
 		l.mu.Unlock()
 		return fmt.Errorf("redislimit: %q: no window with period %v", l.name, r.Period)
 	}
-	l.rates[i] = r
+	rates := append([]limit.Rate(nil), cfg.rates...)
+	rates[i] = r
+	l.cfg.Store(newRateCfg(l.kind, rates))
 	l.mu.Unlock()
 	if l.fallbackParts == nil {
 		return nil
@@ -152,12 +155,8 @@ func (l *Limiter) checkCost(n int64) error {
 	if n < 1 {
 		return fmt.Errorf("%w: %d", limit.ErrBadCost, n)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, r := range l.rates {
-		if !r.IsInf() && n > r.BurstOrCount() {
-			return fmt.Errorf("%w: cost %d, %q allows %d at once", limit.ErrCostExceedsBurst, n, l.name, r.BurstOrCount())
-		}
+	if most := l.cfg.Load().maxCost; n > most {
+		return fmt.Errorf("%w: cost %d, %q allows %d at once", limit.ErrCostExceedsBurst, n, l.name, most)
 	}
 	return nil
 }
@@ -165,25 +164,20 @@ func (l *Limiter) checkCost(n int64) error {
 // decide runs the limiter's script for n units, taking want >= n (leasing),
 // granting only within maxWait microseconds (noMaxWait: only now).
 func (l *Limiter) decide(ctx context.Context, n, want, maxWait int64) (decision, error) {
-	l.mu.Lock()
+	cfg := l.cfg.Load()
+	var mw any = maxWait
+	if maxWait == noMaxWait {
+		mw = "-1" // a constant: no allocation
+	}
 	var args []any
 	switch l.kind {
 	case kindBucket:
-		r := l.rates[0]
-		t := "0"
-		burst := int64(0)
-		if !r.IsInf() {
-			t, burst = intervalMicros(r.Count, r.Period), r.BurstOrCount()
-		}
-		args = []any{t, burst, n, want, maxWait}
+		args = []any{cfg.args[0], cfg.args[1], n, want, mw}
 	case kindWindow:
-		args = make([]any, 0, 2+2*len(l.rates))
-		args = append(args, n, maxWait)
-		for _, r := range l.rates {
-			args = append(args, r.Period.Microseconds(), r.Count)
-		}
+		args = make([]any, 0, 2+len(cfg.args))
+		args = append(args, n, mw)
+		args = append(args, cfg.args...)
 	}
-	l.mu.Unlock()
 	s := gcraScript
 	if l.kind == kindWindow {
 		s = windowScript
@@ -217,9 +211,7 @@ func (l *Limiter) canceller(d decision, n int64) func(context.Context) {
 			_, _ = l.call(ctx, windowCancelScript, l.keys[:2], d.token)
 		}
 	}
-	l.mu.Lock()
-	r := l.rates[0]
-	l.mu.Unlock()
+	r := l.cfg.Load().rates[0]
 	back := strconv.FormatFloat(float64(r.Period)/float64(r.Count)/1e3*float64(n), 'f', -1, 64)
 	return func(ctx context.Context) {
 		_, _ = l.call(ctx, gcraCancelScript, l.keys[:1], d.token, back)

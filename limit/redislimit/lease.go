@@ -173,7 +173,7 @@ func (l *Limiter) endFlight(done chan struct{}, d decision, n int64, err error) 
 	defer l.mu.Unlock()
 	slack := l.opts.LeaseTTL
 	if slack == 0 {
-		slack = l.rates[0].Interval() * time.Duration(l.opts.Lease*int64(l.opts.ExpectedWorkers))
+		slack = l.cfg.Load().interval * time.Duration(l.opts.Lease*int64(l.opts.ExpectedWorkers))
 	}
 	if err == nil && d.granted > n && slack > 0 {
 		for _, e := range d.extras {

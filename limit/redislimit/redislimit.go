@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,8 +88,9 @@ type Limiter struct {
 	fallbackParts []limit.Limiter
 	clock         func() time.Time // time.Now; tests replace it
 
+	cfg atomic.Pointer[rateCfg] // swapped whole by SetRate, under mu
+
 	mu     sync.Mutex
-	rates  []limit.Rate  // guarded by mu
 	pool   pool          // guarded by mu
 	flight chan struct{} // guarded by mu; closed when the lease call in flight ends
 
@@ -210,9 +212,9 @@ func newLimiter(client redis.UniversalClient, name string, k kind, rates []limit
 		opts:   opts,
 		guard:  !honoursContext(client),
 		log:    opts.Logger,
-		rates:  append([]limit.Rate(nil), rates...),
 		clock:  time.Now,
 	}
+	l.cfg.Store(newRateCfg(k, rates))
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -253,9 +255,7 @@ func (l *Limiter) Keys() []string { return append([]string(nil), l.keys...) }
 
 // Rates returns the limiter's current rates.
 func (l *Limiter) Rates() []limit.Rate {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]limit.Rate(nil), l.rates...)
+	return append([]limit.Rate(nil), l.cfg.Load().rates...)
 }
 
 // Close waits for Redis calls that outlived their timeout to end (only for
@@ -264,6 +264,38 @@ func (l *Limiter) Rates() []limit.Rate {
 func (l *Limiter) Close() error {
 	l.wg.Wait()
 	return nil
+}
+
+// rateCfg is an immutable snapshot of a limiter's rates and of the script
+// arguments they give, read without a lock on every decision.
+type rateCfg struct {
+	rates    []limit.Rate
+	maxCost  int64         // the most units one decision may ask for
+	interval time.Duration // bucket: the emission interval (0 for Inf)
+	args     []any         // bucket: T, burst; window: W, N for each rate
+}
+
+func newRateCfg(k kind, rates []limit.Rate) *rateCfg {
+	c := &rateCfg{rates: append([]limit.Rate(nil), rates...), maxCost: math.MaxInt64}
+	for _, r := range rates {
+		if !r.IsInf() {
+			c.maxCost = min(c.maxCost, r.BurstOrCount())
+		}
+	}
+	if k == kindBucket {
+		r := rates[0]
+		if r.IsInf() {
+			c.args = []any{"0", "0"}
+		} else {
+			c.interval = r.Interval()
+			c.args = []any{intervalMicros(r.Count, r.Period), r.BurstOrCount()}
+		}
+		return c
+	}
+	for _, r := range rates {
+		c.args = append(c.args, r.Period.Microseconds(), r.Count)
+	}
+	return c
 }
 
 // divide returns r shared among w workers: the same count over a period w
