@@ -20,6 +20,8 @@ func BenchmarkParse(b *testing.B) {
 		{"ietf", hdr("RateLimit-Policy", `"burst";q=100;w=60,"daily";q=1000;w=86400`,
 			"RateLimit", `"burst";r=50;t=30, "daily";r=999;t=3600`)},
 		{"none", hdr("Content-Type", "application/json")},
+		{"plain", hdr("Content-Type", "application/json", "Content-Length", "1234", "Date", "Mon, 23 Nov 2026 10:00:00 GMT",
+			"Server", "nginx", "Cache-Control", "no-cache", "X-Request-Id", "abc123", "Vary", "Accept-Encoding", "Etag", `"x"`)},
 	} {
 		resp := &http.Response{StatusCode: 200, Header: bm.h, Body: http.NoBody}
 		b.Run(bm.name, func(b *testing.B) {
@@ -50,6 +52,17 @@ func BenchmarkAcquire(b *testing.B) {
 				b.Fatal(err)
 			}
 			done(nil, nil)
+		}
+	})
+	plain := respAt(now, 200, "Content-Type", "application/json", "Content-Length", "2", "X-Request-Id", "abc")
+	b.Run("plain-response", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			done, err := tr.Acquire(ctx, "plain", Cost{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			done(plain, nil)
 		}
 	})
 	b.Run("with-response", func(b *testing.B) {

@@ -295,6 +295,7 @@ func (b *bucket) pauseFor(sig Signal, now time.Time) {
 // held; earliest(now, cost) must have been now.
 func (h *hostState) grant(now time.Time, cost Cost) *ticket {
 	tk := &ticket{host: h.name, route: cost.Route, dialect: cost.Dialect, at: now}
+	tk.draws = tk.buf[:0]
 	if h.firstGrant.IsZero() {
 		h.firstGrant = now
 	}

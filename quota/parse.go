@@ -26,6 +26,9 @@ func Parse(resp *http.Response, now time.Time, d Dialect) Signal {
 	if resp == nil {
 		return Signal{}
 	}
+	if quiet(resp.StatusCode, resp.Header, d) {
+		return quietSignal(d)
+	}
 	var body []byte
 	if wantsBody(resp, d) {
 		body = peekBody(resp, MaxPeek)
@@ -55,8 +58,25 @@ func wantsBody(resp *http.Response, d Dialect) bool {
 // statusOverloaded is Anthropic's "overloaded_error" status.
 const statusOverloaded = 529
 
+// quietSignal is what Parse returns for a quiet response (see quiet): the
+// same Signal the full reading gives, with no Observations.
+func quietSignal(d Dialect) Signal {
+	if d == DialectAuto || d == "" {
+		d = DialectNone // what detect finds without quota headers
+	}
+	return Signal{Dialect: d}
+}
+
 // parse is Parse on the parts of a response: pure, for tests and fuzzing.
 func parse(status int, h http.Header, body []byte, path string, now time.Time, d Dialect) Signal {
+	if len(body) == 0 && quiet(status, h, d) {
+		return quietSignal(d)
+	}
+	return parseFull(status, h, body, path, now, d)
+}
+
+// parseFull is parse without the quiet fast path.
+func parseFull(status int, h http.Header, body []byte, path string, now time.Time, d Dialect) Signal {
 	if h == nil {
 		h = http.Header{}
 	}

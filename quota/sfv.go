@@ -226,6 +226,9 @@ func (p *sfParser) params() ([]sfParam, error) {
 				return nil, err
 			}
 		}
+		if out == nil {
+			out = make([]sfParam, 0, 4) // q, w, pk, qu: one allocation
+		}
 		if out = append(out, sfParam{key: key, val: val}); len(out) > sfMaxParams {
 			return nil, errSF
 		}
@@ -339,6 +342,17 @@ func (p *sfParser) number() (sfItem, error) {
 }
 
 func (p *sfParser) str() (sfItem, error) {
+	// Most strings hold no escape: return them as a substring, unallocated.
+	if end := strings.IndexAny(p.s[1:], "\"\\"); end >= 0 && p.s[1+end] == '"' {
+		text := p.s[1 : 1+end]
+		for i := 0; i < len(text); i++ {
+			if text[i] < 0x20 || text[i] > 0x7e {
+				return sfItem{}, errSF
+			}
+		}
+		p.s = p.s[end+2:]
+		return sfItem{kind: sfStr, str: text}, nil
+	}
 	var b strings.Builder
 	for i := 1; i < len(p.s); i++ {
 		c := p.s[i]

@@ -164,11 +164,19 @@ func (e *WaitError) Is(target error) bool { return target == limit.ErrWouldExcee
 
 // ticket is what a granted request drew, for its done.
 type ticket struct {
+	t       *Tracker
 	host    string
 	route   string
 	dialect Dialect
 	at      time.Time
 	draws   []draw
+	once    sync.Once
+	buf     [2]draw // draws' backing array for the common one or two buckets
+}
+
+// finish is the done Acquire returns: it observes the outcome once.
+func (tk *ticket) finish(resp *http.Response, err error) {
+	tk.once.Do(func() { tk.t.done(tk, resp, err) })
 }
 
 // draw is one bucket's share of a grant.
@@ -218,11 +226,11 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		at, who := h.earliest(now, cost, t.opts.BurstFraction, hold)
 		if !at.After(now) {
 			tk := h.grant(now, cost)
+			tk.t = t
 			ev := h.drainEvents()
 			t.mu.Unlock()
 			t.emit(ev)
-			var once sync.Once
-			return func(resp *http.Response, err error) { once.Do(func() { t.done(tk, resp, err) }) }, nil
+			return tk.finish, nil
 		}
 		var wake chan struct{}
 		if who == whoFirst {

@@ -65,7 +65,11 @@ func parseGitHub(h http.Header, c clock) []Observation {
 	if res == "" {
 		res = "core"
 	}
-	o := counter("github:"+res, Requests, lim, rem, limOK, remOK)
+	name := "github:core" // the common case, without building the string
+	if res != "core" {
+		name = "github:" + res
+	}
+	o := counter(name, Requests, lim, rem, limOK, remOK)
 	if v, ok := headerNum(h, "X-Ratelimit-Reset"); ok {
 		o.Reset = c.reset(v, true)
 	}
@@ -76,7 +80,7 @@ func parseGitHub(h http.Header, c clock) []Observation {
 // (and the _usage_based tokens variant). Reset is a Go duration until the
 // bucket is full again.
 func parseOpenAI(h http.Header, c clock) []Observation {
-	var obs []Observation
+	obs := make([]Observation, 0, 2) // requests and tokens: one allocation
 	for _, k := range openAIKinds {
 		lim, limOK := headerNum(h, k.limit)
 		rem, remOK := headerNum(h, k.remaining)
@@ -91,6 +95,9 @@ func parseOpenAI(h http.Header, c clock) []Observation {
 		if o.known() {
 			obs = append(obs, o)
 		}
+	}
+	if len(obs) == 0 {
+		return nil
 	}
 	return obs
 }
