@@ -62,6 +62,7 @@ func report(w io.Writer, cfg config, rows []row) {
 	fmt.Fprintf(w, "goodput = ideal time / wall time, ideal = %d requests / %d req/s = %v (only 2xx answers count: with failures, ideal = successes / %d req/s)\n",
 		cfg.requests, trueRate, idealTime(cfg.requests), trueRate)
 	fmt.Fprintln(w, "throttles = 429s (github: 403s) the provider sent; failures = final answer an error or not 2xx, or unfinished")
+	fmt.Fprintln(w, "* = job incomplete (failures > 0): a client that gives up fast can show a high goodput; read failures first")
 	passed, checked := 0, 0
 	for i := 0; i < len(rows); {
 		d := rows[i].dialect
@@ -79,7 +80,11 @@ func report(w io.Writer, cfg config, rows []row) {
 					passed++
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%.2fs\t%.2f\t%d (%.1f%%)\t%d\t%s\n", r.client, r.wall.Seconds(), r.goodput(),
+			mark := ""
+			if r.failures > 0 {
+				mark = "*"
+			}
+			fmt.Fprintf(tw, "%s\t%.2fs\t%.2f%s\t%d (%.1f%%)\t%d\t%s\n", r.client, r.wall.Seconds(), r.goodput(), mark,
 				r.throttles, 100*float64(r.throttles)/float64(r.requests), r.failures, verdict)
 		}
 		tw.Flush()
