@@ -113,9 +113,10 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 	before = c.fillRate
 	var calc float64
 	switch {
-	case throttled && c.enabled && sent.Before(c.lastDecrease):
-		// Sent before the last decrease took effect: the same congestion
-		// event, already answered (TCP reacts once per round trip).
+	case throttled && c.enabled && !sent.After(c.lastDecrease):
+		// Sent before the last decrease took effect (or at the same
+		// instant, as a burst's requests are): the same congestion event,
+		// already answered (TCP reacts once per round trip).
 		return before, before, false
 	case throttled:
 		r := c.measured

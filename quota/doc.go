@@ -80,6 +80,24 @@
 //   - A host never answered lets one request go first and holds the others
 //     (at most a second) until its response says what the quota is.
 //
+// Pacing keeps two safety margins, for network and scheduling jitter: a
+// request paced to arrive exactly when the server's bucket has a unit may
+// arrive a little early (a faster path, a delayed predecessor, timer
+// rounding) and be throttled. On loopback, pacing exactly at the learned
+// rate drew about 29 throttles in 500 requests (the cmd/sluice demo); see
+// docs/benchmarks.md for the figures with the margins.
+//
+//   - A learned refill rate is paced at 98% (paceMargin): a bucket
+//     refilling at 50/s is paced at 49/s. Each response re-anchors the
+//     count, so what the margin leaves unused is spent as soon as a
+//     response reports it.
+//   - One unit (headroom) is left in every bucket whose limit is at least
+//     10 (minHeadroomLimit), fixed windows included, unless the request
+//     needs the whole limit: the server's bucket then sits at one unit
+//     rather than none, and one request arriving early finds it. A fixed
+//     window of 50 a second thus sends 49 (2%); one of 5,000 an hour loses
+//     nothing that matters. Stats.Remaining does not subtract it.
+//
 // Acquire never waits past the context's deadline: it returns at once a
 // *WaitError, which matches limit.ErrWouldExceedDeadline. Limits configured
 // in the Transport are separate limiters, waited on in turn: the tighter
@@ -110,9 +128,11 @@
 // with sluicetest (TestTrackerJobs, TestAdaptiveConverges):
 //
 //   - Only one decrease per congestion event: a throttle of a request sent
-//     before the last decrease changes nothing (TCP reacts once per round
-//     trip). AWS decreases for each, and a burst of in-flight throttles
-//     collapses the rate to the floor.
+//     before the last decrease, or at the same instant, changes nothing
+//     (TCP reacts once per round trip). AWS decreases for each, and a burst
+//     of in-flight throttles collapses the rate to the floor. (Counting the
+//     same instant matters at zero latency: a second decrease from the same
+//     burst ended slow start at 1/s and cost a 600-request job 4 s.)
 //   - Slow start: after the first throttle the rate measured so far says
 //     little (it is a burst's, or near zero), so the rate doubles every
 //     250 ms from beta times it until the next throttle. That throttle sets

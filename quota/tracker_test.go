@@ -59,39 +59,42 @@ func acquireAt(t *testing.T, tr *Tracker, start time.Time, cost Cost) time.Durat
 	return time.Since(start)
 }
 
-// A fixed window with 10 left and the reset 1 s away: the 10 requests are
-// spread evenly over the second, the 11th waits for the reset.
+// A fixed window with 10 left and the reset 1 s away: one is kept as
+// headroom, the other 9 are spread evenly over the second, the 10th waits
+// for the reset.
 func TestTrackerSpreadsRemainingOverReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTestTracker(t, TrackerOptions{})
 		start := time.Now()
 		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "20", "X-RateLimit-Remaining", "10",
 			"X-RateLimit-Reset", unix(start.Add(time.Second)), "X-RateLimit-Resource", "core"))
-		for i := range 10 {
-			if got, want := acquireAt(t, tr, start, Cost{}), time.Duration(i)*100*time.Millisecond; got != want {
+		for i := range 9 {
+			got, want := acquireAt(t, tr, start, Cost{}), time.Duration(i)*time.Second/9
+			if d := got - want; d < -time.Microsecond || d > time.Microsecond {
 				t.Errorf("request %d granted at %v, want %v", i, got, want)
 			}
 		}
 		if got := acquireAt(t, tr, start, Cost{}); got != time.Second {
-			t.Errorf("11th request granted at %v, want 1s (the reset)", got)
+			t.Errorf("10th request granted at %v, want 1s (the reset: one unit is headroom)", got)
 		}
 	})
 }
 
-// BurstFraction 1 sends the whole remaining quota at once.
+// BurstFraction 1 sends the whole remaining quota, less the headroom, at
+// once.
 func TestTrackerBurstFraction(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTestTracker(t, TrackerOptions{BurstFraction: 1})
 		start := time.Now()
 		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "20", "X-RateLimit-Remaining", "5",
 			"X-RateLimit-Reset", unix(start.Add(time.Second)), "X-RateLimit-Resource", "core"))
-		for i := range 5 {
+		for i := range 4 {
 			if got := acquireAt(t, tr, start, Cost{}); got != 0 {
 				t.Errorf("request %d granted at %v, want at once", i, got)
 			}
 		}
 		if got := acquireAt(t, tr, start, Cost{}); got != time.Second {
-			t.Errorf("6th request granted at %v, want 1s", got)
+			t.Errorf("5th request granted at %v, want 1s (one unit is headroom)", got)
 		}
 	})
 }
@@ -120,7 +123,7 @@ func TestTrackerCountsInFlight(t *testing.T) {
 		tr := newTestTracker(t, TrackerOptions{BurstFraction: 1})
 		start := time.Now()
 		reset := unix(start.Add(10 * time.Second))
-		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "3",
+		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "4",
 			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"))
 		var dones []func(*http.Response, error)
 		for range 3 {
@@ -131,8 +134,8 @@ func TestTrackerCountsInFlight(t *testing.T) {
 			dones = append(dones, d)
 		}
 		// The first response counts only its own request: the other two
-		// are still in flight, so nothing is left.
-		dones[0](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "2",
+		// are still in flight, so nothing is left but the headroom.
+		dones[0](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "3",
 			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -141,14 +144,14 @@ func TestTrackerCountsInFlight(t *testing.T) {
 		if !errors.As(err, &we) || we.Wait != 10*time.Second {
 			t.Fatalf("Acquire with 2 in flight = %v, want a WaitError of 10s", err)
 		}
-		// A late response from an older request (remaining 1) is applied;
-		// then the newest says 0.
-		dones[2](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0",
+		// The newest response says 1; then a late response from an older
+		// request (remaining 2) is stale and ignored.
+		dones[2](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "1",
 			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
-		dones[1](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "1",
+		dones[1](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "2",
 			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
-		if s := tr.Stats(); len(s) != 1 || s[0].Remaining != 0 {
-			t.Errorf("Stats after a stale response = %+v, want remaining 0", s)
+		if s := tr.Stats(); len(s) != 1 || s[0].Remaining != 1 {
+			t.Errorf("Stats after a stale response = %+v, want remaining 1", s)
 		}
 	})
 }
@@ -162,19 +165,21 @@ func TestTrackerTokens(t *testing.T) {
 		feed(t, tr, "llm", Cost{}, respAt(start, 200,
 			"x-ratelimit-limit-requests", "100", "x-ratelimit-remaining-requests", "99", "x-ratelimit-reset-requests", "600ms",
 			"x-ratelimit-limit-tokens", "1000", "x-ratelimit-remaining-tokens", "100", "x-ratelimit-reset-tokens", "6s"))
-		// 900 tokens missing over 6 s: 150 tokens/s. 400 tokens need 300 more: 2 s.
+		// 900 tokens missing over 6 s: 150 tokens/s, paced at 98% (147/s).
+		// 400 tokens plus one of headroom need 301 more: 301/147 s.
 		done, err := tr.Acquire(context.Background(), "llm", Cost{Requests: 1, Tokens: 400})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := time.Since(start); got != 2*time.Second {
-			t.Errorf("400-token request granted at %v, want 2s", got)
+		first := time.Since(start)
+		if want := secs(301.0 / 147); first-want > time.Microsecond || want-first > time.Microsecond {
+			t.Errorf("400-token request granted at %v, want %v", first, want)
 		}
 		done(nil, nil)
 		// A request without tokens is not held by the (now empty) tokens
 		// bucket beyond one token's refill.
 		d2, _ := tr.Acquire(context.Background(), "llm", Cost{})
-		if got := time.Since(start); got > 2*time.Second+10*time.Millisecond {
+		if got := time.Since(start); got > first+20*time.Millisecond {
 			t.Errorf("request without tokens granted at %v", got)
 		}
 		d2(nil, nil)
@@ -184,8 +189,8 @@ func TestTrackerTokens(t *testing.T) {
 				stats = append(stats, s)
 			}
 		}
-		if len(stats) != 1 || stats[0].Unit != Tokens || stats[0].Limit != 1000 || stats[0].Pace != 150 {
-			t.Errorf("tokens stats = %+v, want unit tokens, limit 1000, pace 150/s", stats)
+		if len(stats) != 1 || stats[0].Unit != Tokens || stats[0].Limit != 1000 || stats[0].Pace != 147 {
+			t.Errorf("tokens stats = %+v, want unit tokens, limit 1000, pace 147/s (98%% of 150)", stats)
 		}
 	})
 }
@@ -396,4 +401,43 @@ func TestTrackerFirstContact(t *testing.T) {
 			t.Errorf("second request granted at %v, want 300ms (when the first was answered)", got)
 		}
 	})
+}
+
+// The safety margins: a steadily refilling bucket is paced at 98% of its
+// rate with one unit left as headroom; a bucket with a limit under 10
+// keeps no headroom.
+func TestTrackerSafetyMargin(t *testing.T) {
+	tests := []struct {
+		name      string
+		limit     string
+		remaining string
+		n         int           // requests granted at once
+		next      time.Duration // when the one after is granted
+	}{
+		// IETF t=1 with q=50;w=1: 50/s, paced at 49/s. 5 left: 4 go at once,
+		// the 5th waits for one unit: 1/49 s.
+		{"headroom", "50", "5", 4, secs(1.0 / 49)},
+		// q=5;w=1: 5/s, paced at 4.9/s, no headroom: 4 left go at once,
+		// the 5th waits 1/4.9 s.
+		{"small limit", "5", "4", 4, secs(1.0 / 4.9)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := newTestTracker(t, TrackerOptions{})
+				start := time.Now()
+				feed(t, tr, "api", Cost{}, respAt(start, 200, "RateLimit-Policy", `"p";q=`+tt.limit+`;w=1`,
+					"RateLimit", `"p";r=`+tt.remaining+`;t=1`))
+				for i := range tt.n {
+					if got := acquireAt(t, tr, start, Cost{}); got != 0 {
+						t.Fatalf("request %d granted at %v, want at once", i, got)
+					}
+				}
+				got := acquireAt(t, tr, start, Cost{})
+				if d := got - tt.next; d < -time.Microsecond || d > time.Microsecond {
+					t.Fatalf("request %d granted at %v, want %v", tt.n, got, tt.next)
+				}
+			})
+		})
+	}
 }
