@@ -255,3 +255,53 @@ func TestOneRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestRememberedRefusal checks that after Redis refused one unit, Allow
+// refuses locally until then, and that SetRate and a Reserve grant forget it.
+func TestRememberedRefusal(t *testing.T) {
+	l, clk := newTestBucket(t, newMini(t), limit.PerSecond(50).WithBurst(2), Options{})
+	ctx := context.Background()
+	ms := time.Millisecond
+	_, _ = l.Allow(ctx, 2)
+	calls := l.Stats().Calls
+	steps := []struct {
+		advance   time.Duration
+		wantRetry time.Duration // 0 = allowed
+		wantCall  bool
+	}{
+		{0, 20 * ms, true},  // Redis refuses and the limiter remembers
+		{0, 20 * ms, false}, // remembered
+		{10 * ms, 10 * ms, false},
+		{10 * ms, 0, true}, // the instant has come: Redis grants
+	}
+	for i, s := range steps {
+		clk.Advance(s.advance)
+		r, err := l.Allow(ctx, 1)
+		if err != nil || r.RetryAfter != s.wantRetry || r.Allowed != (s.wantRetry == 0) {
+			t.Errorf("step %d: %+v, %v; want retry after %v", i, r, err, s.wantRetry)
+		}
+		if c := l.Stats().Calls; (c > calls) != s.wantCall {
+			t.Errorf("step %d: went to redis %v, want %v", i, c > calls, s.wantCall)
+		} else {
+			calls = c
+		}
+	}
+	if st := l.Stats(); st.LocalDenials != 2 {
+		t.Errorf("LocalDenials %d, want 2", st.LocalDenials)
+	}
+	forget := map[string]func(){
+		"SetRate": func() { _ = l.SetRate(ctx, limit.PerSecond(50).WithBurst(2)) },
+		"Reserve": func() { _, _ = l.Reserve(ctx, 1) },
+	}
+	for name, f := range forget {
+		clk.Advance(time.Second)
+		_, _ = l.Allow(ctx, 2)
+		_, _ = l.Allow(ctx, 1) // refused and remembered
+		f()
+		before := l.Stats().Calls
+		_, _ = l.Allow(ctx, 1)
+		if l.Stats().Calls == before {
+			t.Errorf("after %s the refusal was still remembered", name)
+		}
+	}
+}

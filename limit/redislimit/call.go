@@ -26,22 +26,26 @@ type Stats struct {
 	// LeaseHits is the number of decisions served from leased units,
 	// without a round trip.
 	LeaseHits int64
+	// LocalDenials is the number of Allow calls refused without a round
+	// trip because Redis had refused a single unit until a later instant.
+	LocalDenials int64
 }
 
 // counters back Stats; all fields are atomics.
 type counters struct {
-	calls, errors, fallbacks, outages, leaseHits atomic.Int64
+	calls, errors, fallbacks, outages, leaseHits, localDenials atomic.Int64
 }
 
 // Stats returns a snapshot of the limiter's counters.
 func (l *Limiter) Stats() Stats {
 	return Stats{
-		Calls:     l.stats.calls.Load(),
-		Errors:    l.stats.errors.Load(),
-		Fallbacks: l.stats.fallbacks.Load(),
-		Outages:   l.stats.outages.Load(),
-		Down:      l.health.down.Load(),
-		LeaseHits: l.stats.leaseHits.Load(),
+		Calls:        l.stats.calls.Load(),
+		Errors:       l.stats.errors.Load(),
+		Fallbacks:    l.stats.fallbacks.Load(),
+		Outages:      l.stats.outages.Load(),
+		Down:         l.health.down.Load(),
+		LeaseHits:    l.stats.leaseHits.Load(),
+		LocalDenials: l.stats.localDenials.Load(),
 	}
 }
 

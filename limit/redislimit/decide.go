@@ -15,6 +15,8 @@ var _ limit.Limiter = (*Limiter)(nil)
 // Allow takes n units if Redis (or, while Redis fails, the failure policy)
 // grants them now. It never waits beyond one Redis call, bounded by
 // Options.Timeout. With leasing, units leased earlier are spent first.
+// After Redis refused a single unit until some instant, Allow refuses
+// locally until then, without a round trip.
 func (l *Limiter) Allow(ctx context.Context, n int64) (limit.Result, error) {
 	if err := l.checkCost(n); err != nil {
 		return limit.Result{}, err
@@ -23,6 +25,10 @@ func (l *Limiter) Allow(ctx context.Context, n int64) (limit.Result, error) {
 	if p := time.Duration(l.pausedUntil.Load() - now.UnixNano()); p > 0 {
 		return limit.Result{RetryAfter: p, ResetAfter: p}, nil
 	}
+	if dn := l.denied.Load(); dn != nil && now.Before(dn.until) {
+		l.stats.localDenials.Add(1)
+		return limit.Result{RetryAfter: dn.until.Sub(now), ResetAfter: max(dn.reset.Sub(now), 0)}, nil
+	}
 	if l.opts.Lease > 1 {
 		return l.allowLeased(ctx, n)
 	}
@@ -30,7 +36,16 @@ func (l *Limiter) Allow(ctx context.Context, n int64) (limit.Result, error) {
 	if err != nil {
 		return l.allowFailed(ctx, n, err)
 	}
+	l.noteDenial(d, n)
 	return d.result(), nil
+}
+
+// noteDenial remembers a refusal of a single unit: no Allow can succeed
+// before it may be used, whatever its cost.
+func (l *Limiter) noteDenial(d decision, n int64) {
+	if d.granted == 0 && n == 1 && d.wait > 0 {
+		l.denied.Store(&denial{until: d.now.Add(d.wait), reset: d.now.Add(d.reset)})
+	}
 }
 
 // Reserve claims n units now or at the earliest future instant Redis
@@ -52,6 +67,7 @@ func (l *Limiter) Reserve(ctx context.Context, n int64) (*limit.Reservation, err
 	if d.granted == 0 {
 		return nil, waitError(ctx, d.wait)
 	}
+	l.denied.Store(nil) // the grant moved the queue: ask Redis next time
 	return limit.NewReservation(d.now.Add(d.wait), n, l.canceller(d, n)), nil
 }
 
@@ -139,6 +155,7 @@ func (l *Limiter) SetRate(ctx context.Context, r limit.Rate) error {
 	rates := append([]limit.Rate(nil), cfg.rates...)
 	rates[i] = r
 	l.cfg.Store(newRateCfg(l.kind, rates))
+	l.denied.Store(nil) // computed at the old rate
 	l.mu.Unlock()
 	if l.fallbackParts == nil {
 		return nil
@@ -208,12 +225,14 @@ func (l *Limiter) canceller(d decision, n int64) func(context.Context) {
 	}
 	if l.kind == kindWindow {
 		return func(ctx context.Context) {
+			l.denied.Store(nil) // units may come back
 			_, _ = l.call(ctx, windowCancelScript, l.keys[:2], d.token)
 		}
 	}
 	r := l.cfg.Load().rates[0]
 	back := strconv.FormatFloat(float64(r.Period)/float64(r.Count)/1e3*float64(n), 'f', -1, 64)
 	return func(ctx context.Context) {
+		l.denied.Store(nil) // units may come back
 		_, _ = l.call(ctx, gcraCancelScript, l.keys[:1], d.token, back)
 	}
 }

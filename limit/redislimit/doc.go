@@ -67,6 +67,18 @@
 // A pause never shortens a longer one. The worker that sets it also honours
 // it locally, without asking Redis.
 //
+// # Remembered refusals
+//
+// When Redis refuses Allow a single unit, usable only after some wait, no
+// Allow of any cost can succeed before then; the limiter remembers the
+// instant (on its own clock) and refuses locally until it, counting
+// Stats.LocalDenials. An over-limit key then costs Redis nothing, as in
+// Envoy's over-limit cache. A grant to Reserve or Wait in this process,
+// a Cancel and SetRate forget the refusal. Grants and cancellations by other
+// workers are not seen: the remembered instant may then be early (the next
+// Allow asks Redis again and learns the new one) or, after another worker
+// cancels, late by at most the wait Redis had given.
+//
 // # Token leasing
 //
 // With Options.Lease = k (buckets only), a worker that needs units takes up

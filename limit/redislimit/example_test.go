@@ -58,7 +58,9 @@ func ExampleNewBucket() {
 	// false 0 100ms <nil>
 }
 
-// Two windows taken all-or-nothing: 2 per second and 3 per minute.
+// Two windows taken all-or-nothing: 2 per second and 3 per minute. The
+// third call asks for 2 units: the second window has room for only one
+// more until its first grant is a minute old, so nothing is taken.
 func ExampleNewWindow() {
 	mr, client := startRedis()
 	defer mr.Close()
@@ -70,8 +72,8 @@ func ExampleNewWindow() {
 		return
 	}
 	ctx := context.Background()
-	for range 3 {
-		r, _ := l.Allow(ctx, 1)
+	for _, n := range []int64{1, 1, 2} {
+		r, _ := l.Allow(ctx, n)
 		fmt.Println(r.Allowed, r.RetryAfter)
 	}
 	mr.SetTime(time.Date(2026, 11, 23, 10, 0, 1, 0, time.UTC)) // one second later
@@ -82,7 +84,7 @@ func ExampleNewWindow() {
 	// Output:
 	// true 0s
 	// true 0s
-	// false 1s
+	// false 1m0s
 	// true 0s
 	// false 59s
 }

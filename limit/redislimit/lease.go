@@ -76,6 +76,14 @@ const maxLeaseRounds = 4
 // while the others wait for its reply.
 func (l *Limiter) allowLeased(ctx context.Context, n int64) (limit.Result, error) {
 	for round := 0; ; round++ {
+		if round > 0 {
+			if dn := l.denied.Load(); dn != nil {
+				if now := l.now(); now.Before(dn.until) {
+					l.stats.localDenials.Add(1)
+					return limit.Result{RetryAfter: dn.until.Sub(now), ResetAfter: max(dn.reset.Sub(now), 0)}, nil
+				}
+			}
+		}
 		l.mu.Lock()
 		now := l.now() // under mu: units added by a lease are never after it
 		if i, at, ok := l.pool.find(n, now); ok {
@@ -103,6 +111,9 @@ func (l *Limiter) allowLeased(ctx context.Context, n int64) (limit.Result, error
 		done := l.startFlight() // nil when another is in flight: lease beside it
 		l.mu.Unlock()
 		d, err := l.decide(ctx, n, want, noMaxWait)
+		if err == nil {
+			l.noteDenial(d, n) // before waking the others: they see it
+		}
 		l.endFlight(done, d, n, err)
 		if err != nil {
 			return l.allowFailed(ctx, n, err)
@@ -149,6 +160,7 @@ func (l *Limiter) reserveLeased(ctx context.Context, n int64) (*limit.Reservatio
 		if d.granted == 0 {
 			return nil, waitError(ctx, d.wait)
 		}
+		l.denied.Store(nil)
 		// Cancel gives back only the caller's n units; leased extras stay
 		// in the pool.
 		return limit.NewReservation(d.now.Add(d.wait), n, l.canceller(d, n)), nil

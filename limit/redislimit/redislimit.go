@@ -94,7 +94,8 @@ type Limiter struct {
 	pool   pool          // guarded by mu
 	flight chan struct{} // guarded by mu; closed when the lease call in flight ends
 
-	pausedUntil atomic.Int64 // unix ns (local clock) of the latest pause set here
+	pausedUntil atomic.Int64           // unix ns (local clock) of the latest pause set here
+	denied      atomic.Pointer[denial] // the last Allow Redis refused, while it holds
 
 	health health
 	stats  counters
@@ -264,6 +265,12 @@ func (l *Limiter) Rates() []limit.Rate {
 func (l *Limiter) Close() error {
 	l.wg.Wait()
 	return nil
+}
+
+// denial remembers that Redis refused even one unit until until (local
+// clock), so Allow can refuse again without a round trip until then.
+type denial struct {
+	until, reset time.Time
 }
 
 // rateCfg is an immutable snapshot of a limiter's rates and of the script
