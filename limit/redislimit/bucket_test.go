@@ -3,7 +3,9 @@ package redislimit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -303,5 +305,54 @@ func TestRememberedRefusal(t *testing.T) {
 		if l.Stats().Calls == before {
 			t.Errorf("after %s the refusal was still remembered", name)
 		}
+	}
+}
+
+// TestWaitCancelled checks that a Wait whose context ends while it sleeps
+// returns ctx.Err() and gives its units back, and that a Wait past the
+// deadline fails at once without claiming anything.
+func TestWaitCancelled(t *testing.T) {
+	for _, lease := range []int64{0, 3} {
+		t.Run(fmt.Sprintf("lease=%d", lease), func(t *testing.T) {
+			l, _ := newTestBucket(t, newMini(t), limit.PerSecond(10).WithBurst(3), Options{Lease: lease})
+			ctx := context.Background()
+			_, _ = l.Allow(ctx, 3)     // empty now: units only in the future
+			next := func() time.Time { // when the next unit may be used, claiming nothing
+				r, err := l.Reserve(ctx, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Cancel(ctx)
+				return r.At()
+			}
+			before := next()
+			wctx, cancel := context.WithCancel(ctx)
+			st := l.Stats()
+			sent := st.Calls + st.LeaseHits
+			go func() {
+				for { // until the Wait has its reservation (from Redis or the lease)
+					if st := l.Stats(); st.Calls+st.LeaseHits > sent {
+						break
+					}
+					runtime.Gosched()
+				}
+				cancel()
+			}()
+			if err := l.Wait(wctx, 1); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Wait = %v, want context.Canceled", err)
+			}
+			if after := next(); !after.Equal(before) {
+				t.Errorf("after the cancelled Wait the next unit is at %v, want %v: its unit was not given back", after, before)
+			}
+			short, cancel2 := context.WithTimeout(ctx, 10*time.Millisecond)
+			defer cancel2()
+			start := time.Now()
+			if err := l.Wait(short, 3); !errors.Is(err, limit.ErrWouldExceedDeadline) || time.Since(start) > time.Second {
+				t.Errorf("Wait past the deadline = %v after %v, want ErrWouldExceedDeadline at once", err, time.Since(start))
+			}
+			if after := next(); !after.Equal(before) {
+				t.Errorf("after the refused Wait the next unit is at %v, want %v", after, before)
+			}
+		})
 	}
 }

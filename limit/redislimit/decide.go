@@ -52,7 +52,8 @@ func (l *Limiter) noteDenial(d decision, n int64) {
 // grants them, in one round trip. It fails with a *limit.WaitError, claiming
 // nothing, when that instant is after ctx's deadline. Cancelling the
 // reservation gives the units back unless a later grant was queued behind
-// them (buckets) or they were already usable (windows).
+// them (buckets) or they were already usable (windows); with leasing they
+// go back to this worker's pool of leased units.
 func (l *Limiter) Reserve(ctx context.Context, n int64) (*limit.Reservation, error) {
 	if err := l.checkCost(n); err != nil {
 		return nil, err

@@ -85,7 +85,10 @@
 // to k in one call: the extra units come with the instants GCRA gives them
 // (usable now if the bucket has them, else T apart) and are spent locally,
 // so k decisions cost one round trip. While one goroutine's lease call is in
-// flight, the others wait for it instead of calling Redis too.
+// flight, the others wait for it instead of calling Redis too (for up to four
+// calls in a row; then they lease beside it). With leasing, cancelling a
+// reservation (a Wait whose context ends) puts its units into the local pool
+// instead of sending them back to Redis.
 //
 // A leased unit that is not spent within Options.LeaseTTL of becoming usable
 // is dropped; the TTL defaults to k*W emission intervals, W being

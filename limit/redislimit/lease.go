@@ -161,10 +161,29 @@ func (l *Limiter) reserveLeased(ctx context.Context, n int64) (*limit.Reservatio
 			return nil, waitError(ctx, d.wait)
 		}
 		l.denied.Store(nil)
-		// Cancel gives back only the caller's n units; leased extras stay
-		// in the pool.
-		return limit.NewReservation(d.now.Add(d.wait), n, l.canceller(d, n)), nil
+		// Cancel puts the caller's units into the pool, beside the leased
+		// extras, all usable from at: no round trip, and this worker keeps
+		// its place in the queue.
+		at := d.now.Add(d.wait)
+		return limit.NewReservation(at, n, func(context.Context) {
+			back := make([]unit, n)
+			for i := range back {
+				back[i] = unit{at: at, exp: at.Add(l.leaseTTL())}
+			}
+			l.mu.Lock()
+			l.pool.give(back)
+			l.mu.Unlock()
+		}), nil
 	}
+}
+
+// leaseTTL is how long a leased unit stays spendable after it becomes
+// usable: Options.LeaseTTL, or Lease x ExpectedWorkers intervals.
+func (l *Limiter) leaseTTL() time.Duration {
+	if l.opts.LeaseTTL > 0 {
+		return l.opts.LeaseTTL
+	}
+	return l.cfg.Load().interval * time.Duration(l.opts.Lease*int64(l.opts.ExpectedWorkers))
 }
 
 // startFlight marks a lease call in flight unless one already is;
@@ -183,10 +202,7 @@ func (l *Limiter) startFlight() chan struct{} {
 func (l *Limiter) endFlight(done chan struct{}, d decision, n int64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	slack := l.opts.LeaseTTL
-	if slack == 0 {
-		slack = l.cfg.Load().interval * time.Duration(l.opts.Lease*int64(l.opts.ExpectedWorkers))
-	}
+	slack := l.leaseTTL()
 	if err == nil && d.granted > n && slack > 0 {
 		for _, e := range d.extras {
 			at := d.now.Add(e)
