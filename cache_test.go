@@ -115,7 +115,8 @@ func TestCoalescing(t *testing.T) {
 			<-release
 			return reply(200), nil
 		}}
-		tr := newTestTransport(t, Config{}, s)
+		on := true
+		tr := newTestTransport(t, Config{Defaults: Policy{Coalesce: &on}}, s)
 		const n = 10
 		var wg sync.WaitGroup
 		bodies := make([]string, n)

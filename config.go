@@ -92,7 +92,8 @@ type Policy struct {
 	// 0 inherits; the default is no timeout beyond the request's context.
 	Timeout time.Duration `yaml:"timeout"`
 	// Coalesce makes identical concurrent GETs share one upstream call.
-	// Nil inherits; the default is on.
+	// Nil inherits; the default is on for routes with a cache and off for
+	// the others (it costs a goroutine and a buffered body per GET).
 	Coalesce *bool `yaml:"coalesce"`
 	// Quota says how the route learns the provider's quota from its
 	// responses. Nil inherits; the default reads every known dialect and

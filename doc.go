@@ -14,7 +14,7 @@
 //	  ├─ 1. route      first Config.Routes entry whose Match fits (host, path, method); else Defaults per host
 //	  ├─ 2. cache      GET/HEAD: a fresh entry answers at once (key: method, canonical URL,
 //	  │                Vary headers, credential fingerprint)
-//	  ├─ 3. coalesce   identical GETs in flight share one upstream call
+//	  ├─ 3. coalesce   identical GETs in flight share one upstream call (on for caching routes)
 //	  │   ┌──────────── per attempt ───────────────────────────────────────────────┐
 //	  ├─ 4. breaker    open → ErrCircuitOpen (or a stale cache entry)              │
 //	  ├─ 5. limits     provider pause (429 + Retry-After), then the route's rate   │

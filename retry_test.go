@@ -188,24 +188,30 @@ func TestRetryAfterTooLong(t *testing.T) {
 }
 
 func TestRetryStopsAtDeadline(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := &script{answer: func(int, *http.Request) (*http.Response, error) {
-			return reply(503, "Retry-After", "10"), nil
-		}}
-		tr := newTestTransport(t, Config{}, s)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", "https://api.example.com/x", nil)
-		start := time.Now()
-		_, err := tr.RoundTrip(req)
-		var re *RetryError
-		if !errors.As(err, &re) || re.Reason != "deadline" {
-			t.Fatalf("err = %v, want retries exhausted by the deadline", err)
-		}
-		if time.Since(start) != 0 {
-			t.Fatalf("slept %v before giving up; want no sleep", time.Since(start))
-		}
-	})
+	// Coalesced GETs run in a call shared by the callers; it keeps the
+	// first caller's deadline.
+	for _, coalesce := range []bool{false, true} {
+		t.Run(fmt.Sprintf("coalesce=%v", coalesce), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := &script{answer: func(int, *http.Request) (*http.Response, error) {
+					return reply(503, "Retry-After", "10"), nil
+				}}
+				tr := newTestTransport(t, Config{Defaults: Policy{Coalesce: &coalesce}}, s)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, "GET", "https://api.example.com/x", nil)
+				start := time.Now()
+				_, err := tr.RoundTrip(req)
+				var re *RetryError
+				if !errors.As(err, &re) || re.Reason != "deadline" {
+					t.Fatalf("err = %v, want retries exhausted by the deadline", err)
+				}
+				if time.Since(start) != 0 {
+					t.Fatalf("slept %v before giving up; want no sleep", time.Since(start))
+				}
+			})
+		})
+	}
 }
 
 func TestBudgetStopsStorm(t *testing.T) {

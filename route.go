@@ -76,7 +76,7 @@ var jitterKinds = map[string]retry.Jitter{
 
 // compilePolicy applies the documented defaults to a resolved Policy.
 func compilePolicy(p Policy) policy {
-	c := policy{limits: p.Limits, cost: max(p.Cost, 1), timeout: p.Timeout, coalesce: p.Coalesce == nil || *p.Coalesce}
+	c := policy{limits: p.Limits, cost: max(p.Cost, 1), timeout: p.Timeout}
 	rc := RetryConfig{}
 	if p.Retry != nil {
 		rc = *p.Retry
@@ -99,6 +99,13 @@ func compilePolicy(p Policy) policy {
 	}
 	if p.Cache != nil {
 		c.cache = *p.Cache
+	}
+	// Coalescing costs a goroutine and a buffered body per GET (see
+	// docs/benchmarks.md); by default it is on where it pays most, on
+	// caching routes, whose misses would otherwise stampede.
+	c.coalesce = c.cache.TTL > 0
+	if p.Coalesce != nil {
+		c.coalesce = *p.Coalesce
 	}
 	if p.Concurrency > 0 {
 		c.concurrency = p.Concurrency

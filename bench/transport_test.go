@@ -136,3 +136,39 @@ type baseTransport interface {
 type memBase struct{ http.RoundTripper }
 
 func (memBase) CloseIdleConnections() {}
+
+// BenchmarkTransportFeatures attributes sluice's per-request cost (in
+// memory, as above) to its default steps by turning them off one at a time.
+func BenchmarkTransportFeatures(b *testing.B) {
+	off := false
+	cfgs := []struct {
+		name string
+		pol  sluice.Policy
+	}{
+		{"default", sluice.Policy{}},
+		{"no-coalesce", sluice.Policy{Coalesce: &off}},
+		{"no-quota", sluice.Policy{Quota: &sluice.QuotaConfig{Disabled: true}}},
+		{"no-breaker", sluice.Policy{Circuit: &sluice.CircuitConfig{Disabled: true}}},
+		{"minimal", sluice.Policy{Coalesce: &off, Quota: &sluice.QuotaConfig{Disabled: true},
+			Circuit: &sluice.CircuitConfig{Disabled: true}}},
+	}
+	for _, c := range cfgs {
+		b.Run(c.name, func(b *testing.B) {
+			tr, err := sluice.NewTransport(sluice.Config{Defaults: c.pol}, canned{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tr.Close()
+			client := &http.Client{Transport: tr}
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := client.Get("http://api.example.com/item")
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
