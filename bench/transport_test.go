@@ -140,13 +140,13 @@ func (memBase) CloseIdleConnections() {}
 // BenchmarkTransportFeatures attributes sluice's per-request cost (in
 // memory, as above) to its default steps by turning them off one at a time.
 func BenchmarkTransportFeatures(b *testing.B) {
-	off := false
+	off, on := false, true
 	cfgs := []struct {
 		name string
 		pol  sluice.Policy
 	}{
 		{"default", sluice.Policy{}},
-		{"no-coalesce", sluice.Policy{Coalesce: &off}},
+		{"coalesce", sluice.Policy{Coalesce: &on}},
 		{"no-quota", sluice.Policy{Quota: &sluice.QuotaConfig{Disabled: true}}},
 		{"no-breaker", sluice.Policy{Circuit: &sluice.CircuitConfig{Disabled: true}}},
 		{"minimal", sluice.Policy{Coalesce: &off, Quota: &sluice.QuotaConfig{Disabled: true},
