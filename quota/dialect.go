@@ -73,10 +73,12 @@ func ParseDialect(s string) (Dialect, error) {
 	return "", fmt.Errorf("quota: unknown dialect %q (want one of %s)", s, strings.Join(names, ", "))
 }
 
-// has reports whether any of the named headers is present.
+// has reports whether any of the named headers is present. The names must
+// be in canonical form (as every caller's literals are): they are looked
+// up directly, without Header.Values' canonicalisation.
 func has(h http.Header, names ...string) bool {
 	for _, n := range names {
-		if len(h.Values(n)) > 0 {
+		if len(h[n]) > 0 {
 			return true
 		}
 	}

@@ -227,7 +227,7 @@ func (p *sfParser) params() ([]sfParam, error) {
 			}
 		}
 		if out == nil {
-			out = make([]sfParam, 0, 4) // q, w, pk, qu: one allocation
+			out = make([]sfParam, 0, 2) // q and w, or r and t: one allocation
 		}
 		if out = append(out, sfParam{key: key, val: val}); len(out) > sfMaxParams {
 			return nil, errSF
