@@ -92,7 +92,7 @@ func TestBucketReserve(t *testing.T) {
 	if got := r5.At().Sub(t0); got != 100*ms {
 		t.Errorf("Reserve(5) usable after %v, want 100ms", got)
 	}
-	short, cancel := context.WithTimeout(ctx, 10*ms)
+	short, cancel := context.WithTimeout(ctx, 100*ms) // the wait is 120ms; the call must fit in 100ms
 	defer cancel()
 	_, err = l.Reserve(short, 1)
 	var we *limit.WaitError
@@ -344,7 +344,7 @@ func TestWaitCancelled(t *testing.T) {
 			if after := next(); !after.Equal(before) {
 				t.Errorf("after the cancelled Wait the next unit is at %v, want %v: its unit was not given back", after, before)
 			}
-			short, cancel2 := context.WithTimeout(ctx, 10*time.Millisecond)
+			short, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond) // 3 units take 300ms
 			defer cancel2()
 			start := time.Now()
 			if err := l.Wait(short, 3); !errors.Is(err, limit.ErrWouldExceedDeadline) || time.Since(start) > time.Second {

@@ -89,7 +89,7 @@ func TestWindowSequence(t *testing.T) {
 	if n, _ := clk.mr.ZMembers(l.keys[0]); len(n) != 2 {
 		t.Errorf("after Cancel the log holds %d grants %v, want 2", len(n), n)
 	}
-	short, cancel := context.WithTimeout(ctx, 50*ms)
+	short, cancel := context.WithTimeout(ctx, 90*ms) // the wait is 100ms
 	defer cancel()
 	if _, err := l.Reserve(short, 1); !errors.Is(err, limit.ErrWouldExceedDeadline) {
 		t.Errorf("Reserve past deadline: %v, want ErrWouldExceedDeadline", err)
