@@ -166,9 +166,12 @@ func (l *Limiter) reserveLeased(ctx context.Context, n int64) (*limit.Reservatio
 		// its place in the queue.
 		at := d.now.Add(d.wait)
 		return limit.NewReservation(at, n, func(context.Context) {
+			// The first of the n units was scheduled up to n-1 intervals
+			// before at: expire them all as early as it would.
+			exp := at.Add(max(l.leaseTTL()-time.Duration(n-1)*l.cfg.Load().interval, 0))
 			back := make([]unit, n)
 			for i := range back {
-				back[i] = unit{at: at, exp: at.Add(l.leaseTTL())}
+				back[i] = unit{at: at, exp: exp}
 			}
 			l.mu.Lock()
 			l.pool.give(back)
