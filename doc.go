@@ -10,20 +10,22 @@
 // without going further:
 //
 //	request
-//	  │
+//                                                                                │
 //	  ├─ 1. route      first Config.Routes entry whose Match fits (host, path, method); else Defaults per host
 //	  ├─ 2. cache      GET/HEAD: a fresh entry answers at once (key: method, canonical URL,
 //	  │                Vary headers, credential fingerprint)
 //	  ├─ 3. coalesce   identical GETs in flight share one upstream call (on for caching routes)
 //	  │   ┌──────────── per attempt ───────────────────────────────────────────────┐
 //	  ├─ 4. breaker    open → ErrCircuitOpen (or a stale cache entry)              │
-//	  ├─ 5. limits     provider pause (429 + Retry-After), then the route's rate   │
-//	  │                limits, with the context's priority and deadline;           │
-//	  │                a wait past the deadline → ErrRateLimited at once           │
-//	  ├─ 6. send       concurrency cap, per-attempt timeout                         │
-//	  ├─ 7. observe    429/Retry-After pauses the whole route; breaker counts       │
+//	  ├─ 5. limits     provider pause (429 + Retry-After), the route's rate limits │
+//	  │                (local, or shared through Redis), then the quota learned    │
+//	  │                from the provider's headers; with the context's priority    │
+//	  │                and deadline: a wait past the deadline → ErrRateLimited     │
+//	  ├─ 6. send       concurrency cap, per-attempt timeout                        │
+//	  ├─ 7. observe    quota headers feed the pacing; 429/Retry-After pauses the   │
+//	  │                route; breaker counts                                       │
 //	  └─ 8. retry?     safe methods only, jittered backoff, attempts + budget ─────┘
-//	  │
+//                                                                                │
 //	response, or a typed error
 //
 // # Retries
@@ -37,6 +39,18 @@
 // a second, by default) stops retry storms. When retries end without success
 // the error is a *RetryError (errors.Is ErrRetriesExhausted) that unwraps to
 // the last transport error or a *StatusError.
+//
+// # Learning the quota
+//
+// With quota learning on (the default; Policy.Quota), every response's rate
+// limit headers (IETF RateLimit, GitHub, OpenAI, Anthropic, Shopify, X,
+// Discord, GitLab, Retry-After and more, detected per response) feed a
+// quota.Tracker per host, which spreads the remaining quota over the time to
+// the reset and pauses an exhausted bucket until it refills. A GitHub 403 with
+// no quota left counts as a throttle, an OpenAI insufficient_quota as final.
+// A host that sends bare 429s gets an adaptive (CUBIC) rate found from them.
+// Configured limits and learned quotas are both waited on: the tighter wins.
+// Transport.Stats reports the learned buckets.
 //
 // # Errors
 //
