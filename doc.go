@@ -10,7 +10,7 @@
 // without going further:
 //
 //	request
-//                                                                                │
+//	  │
 //	  ├─ 1. route      first Config.Routes entry whose Match fits (host, path, method); else Defaults per host
 //	  ├─ 2. cache      GET/HEAD: a fresh entry answers at once (key: method, canonical URL,
 //	  │                Vary headers, credential fingerprint)
@@ -25,7 +25,7 @@
 //	  ├─ 7. observe    quota headers feed the pacing; 429/Retry-After pauses the   │
 //	  │                route; breaker counts                                       │
 //	  └─ 8. retry?     safe methods only, jittered backoff, attempts + budget ─────┘
-//                                                                                │
+//	  │
 //	response, or a typed error
 //
 // # Retries
