@@ -57,16 +57,26 @@ type childResult struct {
 	Decisions            int64 // Wait calls, the last one refused by the deadline included
 	Calls, LeaseHits     int64
 	Grants               []int64 // unix ns at which each Wait returned
+	Fallbacks            int64
+	MaxStall             int64 // ns: the longest gap beyond 5ms between two 5ms ticks
 }
 
 const resultTag = "REDISLIMIT-RESULT "
 
+// mpStallLimit is the longest process stall (a gap in a child's 5ms
+// ticker) under which a run counts: the workers' 3 units of headroom absorb
+// 60ms of lateness. A stall beyond it (a loaded machine descheduling a
+// race-enabled process) releases that process's sleeping grants at once,
+// whatever the limiter did, so the run is repeated, and the test skipped
+// if every attempt stalled.
+const mpStallLimit = 60 * time.Millisecond
+
 // TestMultiProcess runs mpProcesses OS processes (this test binary again)
-// of mpGoroutines goroutines each, all calling Wait on one 50/s burst-10
-// bucket in Redis and then a sluicetest provider that enforces the same
-// limit, for mpDuration. Without leasing the provider must refuse nothing
-// and accept at least 95% of what the limit allows; with Lease 5 the
-// overshoot the provider sees is measured and held to the documented bound.
+// of mpGoroutines goroutines each, all calling Wait on one shared 50/s
+// bucket in Redis and then a sluicetest provider that enforces 50/s with
+// burst 10, for mpDuration. Without leasing the provider must refuse
+// nothing and accept at least 95% of what its limit allows; with Lease 5
+// the overshoot is measured and held to the documented bound.
 func TestMultiProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 2 x 3s of real time")
@@ -81,95 +91,120 @@ func TestMultiProcess(t *testing.T) {
 	}
 	for _, lease := range []int64{0, 5} {
 		t.Run(fmt.Sprintf("lease=%d", lease), func(t *testing.T) {
-			srv := sluicetest.NewServer(sluicetest.Options{Limit: sluicetest.TokenBucket(mpRate, mpBurst)})
-			defer srv.Close()
-			c := redis.NewClient(&redis.Options{Addr: addr})
-			defer c.Close()
-			p := prefix(t, c)
-			start := time.Now().Add(1500 * time.Millisecond) // time for the children to start (race, loaded)
-			var (
-				wg      sync.WaitGroup
-				mu      sync.Mutex
-				results []childResult
-			)
-			for i := range mpProcesses {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestMultiProcessChild$", "-test.count=1")
-				cmd.Env = append(os.Environ(),
-					childEnv+"=1", envAddr+"="+addr, envPrefix+"="+p, envURL+"="+srv.URL,
-					envStart+"="+strconv.FormatInt(start.UnixNano(), 10),
-					envLease+"="+strconv.FormatInt(lease, 10))
-				var out bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &out
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				wg.Go(func() {
-					err := cmd.Wait()
-					r, ok := parseChild(out.String())
-					mu.Lock()
-					defer mu.Unlock()
-					if err != nil || !ok {
-						t.Errorf("child %d: %v\n%s", i, err, out.String())
-						return
+			var stalls []time.Duration
+			for range 3 {
+				stall, failures := runMultiProcess(t, addr, lease)
+				if stall <= mpStallLimit {
+					for _, f := range failures {
+						t.Error(f)
 					}
-					results = append(results, r)
-				})
-			}
-			wg.Wait()
-			var sum childResult
-			for _, r := range results {
-				sum.OK += r.OK
-				sum.Throttled += r.Throttled
-				sum.Other += r.Other
-				sum.Calls += r.Calls
-				sum.Decisions += r.Decisions
-				sum.Grants = append(sum.Grants, r.Grants...)
-				sum.LeaseHits += r.LeaseHits
-			}
-			st := srv.Provider().Stats()
-			// What the provider's limit allowed from the first grant (a late
-			// start is the children's, not the limiter's) to the end.
-			first := start.Add(mpDuration)
-			for _, g := range sum.Grants {
-				if gt := time.Unix(0, g); gt.Before(first) {
-					first = gt
+					return
 				}
+				stalls = append(stalls, stall)
+				t.Logf("a process stalled for %v (> %v): the run does not count (would have failed: %q)", stall, mpStallLimit, failures)
 			}
-			if first.Before(start) {
-				first = start
-			}
-			allowed := mpBurst + int(mpRate*start.Add(mpDuration).Sub(first).Seconds())
-			over := max(srv.MaxAccepted(time.Second)-(mpBurst+mpRate), 0)
-			t.Logf("first grant %v after the start", first.Sub(start).Round(time.Millisecond))
-			t.Logf("%d processes x %d goroutines, lease %d: provider accepted %d of %d allowed (%.1f%%), rejected %d; "+
-				"%d redis calls for %d decisions (%.2f per decision); most accepted in any 1s: %d (limit allows %d)",
-				mpProcesses, mpGoroutines, lease, st.Accepted, allowed, 100*float64(st.Accepted)/float64(allowed),
-				st.Rejected, sum.Calls, sum.Decisions, float64(sum.Calls)/float64(max(sum.Decisions, 1)),
-				srv.MaxAccepted(time.Second), mpBurst+mpRate)
-			grants := make([]time.Time, len(sum.Grants))
-			for i, g := range sum.Grants {
-				grants[i] = time.Unix(0, g)
-			}
-			ms := time.Millisecond
-			t.Logf("overshoot at grant instants against the limiter's own %d/s burst %d: %d units (lease bound %d; timer jitter alone shows as 1-2)",
-				mpRate, mpClientBurst, overshoot(grants, limit.PerSecond(mpRate).WithBurst(mpClientBurst), []time.Duration{0, 20 * ms, 200 * ms, time.Second}), lease)
-			if len(results) != mpProcesses || sum.Other > 0 {
-				t.Fatalf("%d children reported, %d requests failed", len(results), sum.Other)
-			}
-			if lease == 0 && st.Rejected > 0 {
-				t.Errorf("provider refused %d requests without leasing, want 0", st.Rejected)
-			}
-			if lease > 0 && int64(st.Rejected) > lease {
-				t.Errorf("provider refused %d requests with lease %d: more than the bound", st.Rejected, lease)
-			}
-			if over > int(lease) {
-				t.Errorf("overshoot %d in a 1s window, bound %d", over, lease)
-			}
-			if float64(st.Accepted) < 0.95*float64(allowed) {
-				t.Errorf("provider accepted %d, want at least 95%% of %d", st.Accepted, allowed)
-			}
+			t.Skipf("every attempt had a process stalled beyond %v (%v): machine too loaded to measure", mpStallLimit, stalls)
 		})
 	}
+}
+
+// runMultiProcess runs one attempt and returns the longest process stall
+// seen and what failed.
+func runMultiProcess(t *testing.T, addr string, lease int64) (time.Duration, []string) {
+	srv := sluicetest.NewServer(sluicetest.Options{Limit: sluicetest.TokenBucket(mpRate, mpBurst)})
+	defer srv.Close()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	p := prefix(t, c)
+	start := time.Now().Add(1500 * time.Millisecond) // time for the children to start (race, loaded)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		results []childResult
+	)
+	for i := range mpProcesses {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMultiProcessChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(),
+			childEnv+"=1", envAddr+"="+addr, envPrefix+"="+p, envURL+"="+srv.URL,
+			envStart+"="+strconv.FormatInt(start.UnixNano(), 10),
+			envLease+"="+strconv.FormatInt(lease, 10))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			err := cmd.Wait()
+			r, ok := parseChild(out.String())
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || !ok {
+				t.Errorf("child %d: %v\n%s", i, err, out.String())
+				return
+			}
+			results = append(results, r)
+		})
+	}
+	wg.Wait()
+	var sum childResult
+	for _, r := range results {
+		sum.OK += r.OK
+		sum.Throttled += r.Throttled
+		sum.Other += r.Other
+		sum.Calls += r.Calls
+		sum.Decisions += r.Decisions
+		sum.Grants = append(sum.Grants, r.Grants...)
+		sum.LeaseHits += r.LeaseHits
+		sum.Fallbacks += r.Fallbacks
+		sum.MaxStall = max(sum.MaxStall, r.MaxStall)
+	}
+	if len(results) != mpProcesses {
+		t.Fatalf("%d children reported", len(results))
+	}
+	st := srv.Provider().Stats()
+	// What the provider's limit allowed from the first grant (a late start
+	// is the children's, not the limiter's) to the end.
+	first := start.Add(mpDuration)
+	for _, g := range sum.Grants {
+		if gt := time.Unix(0, g); gt.Before(first) {
+			first = gt
+		}
+	}
+	if first.Before(start) {
+		first = start
+	}
+	allowed := mpBurst + int(mpRate*start.Add(mpDuration).Sub(first).Seconds())
+	grants := make([]time.Time, len(sum.Grants))
+	for i, g := range sum.Grants {
+		grants[i] = time.Unix(0, g)
+	}
+	ms := time.Millisecond
+	stall := time.Duration(sum.MaxStall)
+	t.Logf("%d processes x %d goroutines, lease %d: provider accepted %d of %d allowed (%.1f%%), rejected %d; "+
+		"%d redis calls for %d decisions (%.2f per decision), %d fallbacks; most accepted in any 1s: %d (limit allows %d); "+
+		"overshoot at grant instants against the workers' %d/s burst %d: %d units; first grant %v after the start; longest process stall %v",
+		mpProcesses, mpGoroutines, lease, st.Accepted, allowed, 100*float64(st.Accepted)/float64(allowed),
+		st.Rejected, sum.Calls, sum.Decisions, float64(sum.Calls)/float64(max(sum.Decisions, 1)), sum.Fallbacks,
+		srv.MaxAccepted(time.Second), mpBurst+mpRate,
+		mpRate, mpClientBurst, overshoot(grants, limit.PerSecond(mpRate).WithBurst(mpClientBurst), []time.Duration{0, 20 * ms, 200 * ms, time.Second}),
+		first.Sub(start).Round(ms), stall.Round(ms))
+	var failures []string
+	if sum.Other > 0 || sum.Fallbacks > 0 {
+		failures = append(failures, fmt.Sprintf("%d requests failed, %d decisions fell back", sum.Other, sum.Fallbacks))
+	}
+	if lease == 0 && st.Rejected > 0 {
+		failures = append(failures, fmt.Sprintf("provider refused %d requests without leasing, want 0", st.Rejected))
+	}
+	if lease > 0 && int64(st.Rejected) > lease {
+		failures = append(failures, fmt.Sprintf("provider refused %d requests with lease %d: more than the bound", st.Rejected, lease))
+	}
+	if over := srv.MaxAccepted(time.Second) - (mpBurst + mpRate); over > int(lease) {
+		failures = append(failures, fmt.Sprintf("overshoot %d in a 1s window, bound %d", over, lease))
+	}
+	if float64(st.Accepted) < 0.95*float64(allowed) {
+		failures = append(failures, fmt.Sprintf("provider accepted %d, want at least 95%% of %d", st.Accepted, allowed))
+	}
+	return stall, failures
 }
 
 func parseChild(out string) (childResult, bool) {
@@ -199,9 +234,11 @@ func TestMultiProcessChild(t *testing.T) {
 	}
 	defer client.Close()
 	l, err := NewBucket(client, "provider", limit.PerSecond(mpRate).WithBurst(mpClientBurst), Options{
-		Prefix:  os.Getenv(envPrefix),
-		Timeout: time.Second, // a loaded 2-core machine: no fallback in this test
-		Lease:   lease,
+		Prefix:          os.Getenv(envPrefix),
+		Timeout:         time.Second, // a loaded 2-core machine: no fallback in this test
+		ExpectedWorkers: mpProcesses, // were it to fall back, each process takes a quarter
+		Lease:           lease,
+		LeaseTTL:        time.Duration(lease) * time.Second / mpRate, // bound: lease units, as with one worker
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +247,26 @@ func TestMultiProcessChild(t *testing.T) {
 	defer hc.CloseIdleConnections()
 	url := os.Getenv(envURL) + "/work"
 	time.Sleep(time.Until(start)) // all processes begin together
+	var stall atomic.Int64
+	stopTick := make(chan struct{})
+	ticked := make(chan struct{})
+	go func() { // measures how long this process goes unscheduled
+		defer close(ticked)
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-stopTick:
+				return
+			case now := <-tk.C:
+				if gap := now.Sub(last) - 5*time.Millisecond; gap > time.Duration(stall.Load()) {
+					stall.Store(int64(gap))
+				}
+				last = now
+			}
+		}
+	}()
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	var ok, throttled, other, decisions atomic.Int64
@@ -245,8 +302,11 @@ func TestMultiProcessChild(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(stopTick)
+	<-ticked
 	st := l.Stats()
 	b, _ := json.Marshal(childResult{OK: int(ok.Load()), Throttled: int(throttled.Load()), Other: int(other.Load()),
-		Decisions: decisions.Load(), Calls: st.Calls, LeaseHits: st.LeaseHits, Grants: grants})
+		Decisions: decisions.Load(), Calls: st.Calls, LeaseHits: st.LeaseHits, Grants: grants,
+		Fallbacks: st.Fallbacks, MaxStall: stall.Load()})
 	fmt.Printf("%s%s\n", resultTag, b)
 }
