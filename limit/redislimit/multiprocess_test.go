@@ -63,8 +63,8 @@ type childResult struct {
 
 const resultTag = "REDISLIMIT-RESULT "
 
-// mpStallLimit is the longest process stall (a gap in a child's 5ms
-// ticker) under which a run counts: the workers' 3 units of headroom absorb
+// mpStallLimit is the longest process stall (a gap in a 5ms ticker, in a
+// child or in the parent, which serves the provider) under which a run counts: the workers' 3 units of headroom absorb
 // 60ms of lateness. A stall beyond it (a loaded machine descheduling a
 // race-enabled process) releases that process's sleeping grants at once,
 // whatever the limiter did, so the run is repeated, and the test skipped
@@ -117,6 +117,8 @@ func runMultiProcess(t *testing.T, addr string, lease int64) (time.Duration, []s
 	defer c.Close()
 	p := prefix(t, c)
 	start := time.Now().Add(1500 * time.Millisecond) // time for the children to start (race, loaded)
+	parentStall, stopWatch := watchStalls(start)     // the provider runs in this process: its stalls count too
+	defer stopWatch()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -179,7 +181,7 @@ func runMultiProcess(t *testing.T, addr string, lease int64) (time.Duration, []s
 		grants[i] = time.Unix(0, g)
 	}
 	ms := time.Millisecond
-	stall := time.Duration(sum.MaxStall)
+	stall := max(time.Duration(sum.MaxStall), parentStall())
 	t.Logf("%d processes x %d goroutines, lease %d: provider accepted %d of %d allowed (%.1f%%), rejected %d; "+
 		"%d redis calls for %d decisions (%.2f per decision), %d fallbacks; most accepted in any 1s: %d (limit allows %d); "+
 		"overshoot at grant instants against the workers' %d/s burst %d: %d units; first grant %v after the start; longest process stall %v",
@@ -205,6 +207,38 @@ func runMultiProcess(t *testing.T, addr string, lease int64) (time.Duration, []s
 		failures = append(failures, fmt.Sprintf("provider accepted %d, want at least 95%% of %d", st.Accepted, allowed))
 	}
 	return stall, failures
+}
+
+// watchStalls measures how long this process goes unscheduled from the
+// instant from on: the longest gap beyond 5ms between two ticks of a 5ms
+// ticker, until stop.
+func watchStalls(from time.Time) (longest func() time.Duration, stop func()) {
+	var worst atomic.Int64
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-quit:
+			return
+		case <-time.After(time.Until(from)):
+		}
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-quit:
+				return
+			case now := <-tk.C:
+				if gap := now.Sub(last) - 5*time.Millisecond; gap > time.Duration(worst.Load()) {
+					worst.Store(int64(gap))
+				}
+				last = now
+			}
+		}
+	}()
+	return func() time.Duration { return time.Duration(worst.Load()) },
+		func() { close(quit); <-done }
 }
 
 func parseChild(out string) (childResult, bool) {
@@ -247,26 +281,7 @@ func TestMultiProcessChild(t *testing.T) {
 	defer hc.CloseIdleConnections()
 	url := os.Getenv(envURL) + "/work"
 	time.Sleep(time.Until(start)) // all processes begin together
-	var stall atomic.Int64
-	stopTick := make(chan struct{})
-	ticked := make(chan struct{})
-	go func() { // measures how long this process goes unscheduled
-		defer close(ticked)
-		tk := time.NewTicker(5 * time.Millisecond)
-		defer tk.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-stopTick:
-				return
-			case now := <-tk.C:
-				if gap := now.Sub(last) - 5*time.Millisecond; gap > time.Duration(stall.Load()) {
-					stall.Store(int64(gap))
-				}
-				last = now
-			}
-		}
-	}()
+	stall, stopWatch := watchStalls(start)
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	var ok, throttled, other, decisions atomic.Int64
@@ -302,11 +317,10 @@ func TestMultiProcessChild(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(stopTick)
-	<-ticked
+	stopWatch()
 	st := l.Stats()
 	b, _ := json.Marshal(childResult{OK: int(ok.Load()), Throttled: int(throttled.Load()), Other: int(other.Load()),
 		Decisions: decisions.Load(), Calls: st.Calls, LeaseHits: st.LeaseHits, Grants: grants,
-		Fallbacks: st.Fallbacks, MaxStall: stall.Load()})
+		Fallbacks: st.Fallbacks, MaxStall: int64(stall())})
 	fmt.Printf("%s%s\n", resultTag, b)
 }
