@@ -6,7 +6,9 @@
 // requests a second with a burst of 10 (a token bucket; a fixed window of 50
 // per second for github; a leaky bucket of 10 draining 50/s for shopify), and
 // runs the same job through each client: N GET requests to distinct paths,
-// with C workers. The provider is reset between clients. Each run is bounded
+// with C workers. The provider is reset between clients. Its clock is the wall
+// clock without monotonic readings (see wallClock), which keeps its fixed
+// windows and GitHub resets exact. Each run is bounded
 // by a timeout; requests not finished by then count as failures.
 //
 // The clients:

@@ -121,15 +121,15 @@ func TestReport(t *testing.T) {
 	d, _ := dialectFor("openai")
 	cfg := config{requests: 100, concurrency: 4, timeout: time.Minute, dialects: []dialectSpec{d}}
 	rows := []row{
-		{dialect: d, client: "sluice", requests: 100, wall: 2 * time.Second, throttles: 1},
-		{dialect: d, client: "resty", requests: 100, wall: time.Second, throttles: 150, failures: 30},
+		{dialect: d, client: "sluice", requests: 100, wall: 2 * time.Second, throttles: 1, maxPerSecond: 58},
+		{dialect: d, client: "resty", requests: 100, wall: time.Second, throttles: 150, failures: 30, maxPerSecond: 60},
 	}
 	var out bytes.Buffer
 	report(&out, cfg, rows)
 	for _, want := range []string{
 		"dialect openai (sluice target: goodput >= 0.90, throttles <= 2% of requests, 0 failures)",
-		"sluice  2.00s  1.00     1 (1.0%)      0         PASS",
-		"resty   1.00s  1.40*    150 (150.0%)  30        -",
+		"sluice  2.00s  1.00     1 (1.0%)      0         58      PASS",
+		"resty   1.00s  1.40*    150 (150.0%)  30        60      -",
 		"sluice met 1 of 1 targets",
 	} {
 		if !strings.Contains(out.String(), want) {

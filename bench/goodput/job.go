@@ -23,6 +23,10 @@ type row struct {
 	wall time.Duration
 	// throttles is the number of throttle responses the provider sent.
 	throttles int
+	// maxPerSecond is the most requests the provider accepted within any
+	// one second: at most burst+rate (60) for the token and leaky buckets,
+	// 2x50 across a fixed window's boundary.
+	maxPerSecond int
 	// failures counts requests that ended in an error, a non-2xx status,
 	// or did not finish in time.
 	failures int
@@ -82,12 +86,13 @@ func benchOne(ctx context.Context, cfg config, d dialectSpec, cs clientSpec, srv
 		return row{}, err
 	}
 	return row{
-		dialect:   d,
-		client:    cs.name,
-		requests:  cfg.requests,
-		wall:      wall,
-		throttles: srv.Stats().Rejected,
-		failures:  cfg.requests - ok,
+		dialect:      d,
+		client:       cs.name,
+		requests:     cfg.requests,
+		wall:         wall,
+		throttles:    srv.Stats().Rejected,
+		maxPerSecond: srv.MaxAccepted(time.Second),
+		failures:     cfg.requests - ok,
 	}, nil
 }
 

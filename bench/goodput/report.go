@@ -62,6 +62,7 @@ func report(w io.Writer, cfg config, rows []row) {
 	fmt.Fprintf(w, "goodput = ideal time / wall time, ideal = %d requests / %d req/s = %v (only 2xx answers count: with failures, ideal = successes / %d req/s)\n",
 		cfg.requests, trueRate, idealTime(cfg.requests), trueRate)
 	fmt.Fprintln(w, "throttles = 429s (github: 403s) the provider sent; failures = final answer an error or not 2xx, or unfinished")
+	fmt.Fprintln(w, "max/1s = most requests the provider accepted in any 1 s (limit: 60 for token/leaky buckets, 100 across a github window boundary)")
 	fmt.Fprintln(w, "* = job incomplete (failures > 0): a client that gives up fast can show a high goodput; read failures first")
 	passed, checked := 0, 0
 	for i := 0; i < len(rows); {
@@ -69,7 +70,7 @@ func report(w io.Writer, cfg config, rows []row) {
 		t := targetFor(d)
 		fmt.Fprintf(w, "\ndialect %s (sluice target: %s)\n", d.name, t)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "client\twall\tgoodput\tthrottles\tfailures\ttarget")
+		fmt.Fprintln(tw, "client\twall\tgoodput\tthrottles\tfailures\tmax/1s\ttarget")
 		for ; i < len(rows) && rows[i].dialect.name == d.name; i++ {
 			r := rows[i]
 			verdict := "-"
@@ -84,8 +85,8 @@ func report(w io.Writer, cfg config, rows []row) {
 			if r.failures > 0 {
 				mark = "*"
 			}
-			fmt.Fprintf(tw, "%s\t%.2fs\t%.2f%s\t%d (%.1f%%)\t%d\t%s\n", r.client, r.wall.Seconds(), r.goodput(), mark,
-				r.throttles, 100*float64(r.throttles)/float64(r.requests), r.failures, verdict)
+			fmt.Fprintf(tw, "%s\t%.2fs\t%.2f%s\t%d (%.1f%%)\t%d\t%d\t%s\n", r.client, r.wall.Seconds(), r.goodput(), mark,
+				r.throttles, 100*float64(r.throttles)/float64(r.requests), r.failures, r.maxPerSecond, verdict)
 		}
 		tw.Flush()
 	}
