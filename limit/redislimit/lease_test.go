@@ -221,3 +221,36 @@ func TestLeaseTTL(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolFind checks which leased units a request of n gets.
+func TestPoolFind(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	ms := func(d int) time.Time { return t0.Add(time.Duration(d) * time.Millisecond) }
+	u := func(at, exp int) unit { return unit{at: ms(at), exp: ms(exp)} }
+	tests := []struct {
+		name   string
+		units  []unit
+		n      int64
+		now    int
+		wantOK bool
+		wantI  int
+		wantAt int
+		left   int // units left after find (expired ones dropped)
+	}{
+		{"empty", nil, 1, 0, false, 0, 0, 0},
+		{"usable now", []unit{u(0, 100), u(20, 120)}, 1, 10, true, 0, 10, 2},
+		{"future", []unit{u(20, 120)}, 1, 10, true, 0, 20, 1},
+		{"two, from the later one", []unit{u(0, 100), u(20, 120)}, 2, 10, true, 0, 20, 2},
+		{"expired dropped", []unit{u(0, 100), u(20, 120)}, 1, 110, true, 0, 110, 1},
+		{"too few", []unit{u(0, 100)}, 2, 0, false, 1, 0, 1},
+		{"first would expire before the last is usable", []unit{u(0, 10), u(50, 150), u(60, 160)}, 2, 0, true, 1, 60, 3},
+	}
+	for _, tt := range tests {
+		p := pool{units: slices.Clone(tt.units)}
+		i, at, ok := p.find(tt.n, ms(tt.now))
+		if ok != tt.wantOK || i != tt.wantI || (ok && !at.Equal(ms(tt.wantAt))) || len(p.units) != tt.left {
+			t.Errorf("%s: find(%d) = %d, %v, %v with %d left; want %d, +%dms, %v with %d left",
+				tt.name, tt.n, i, at.Sub(t0), ok, len(p.units), tt.wantI, tt.wantAt, tt.wantOK, tt.left)
+		}
+	}
+}
