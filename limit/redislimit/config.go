@@ -84,8 +84,8 @@ func (c Config) Options(logger *slog.Logger) Options {
 // NewClient returns a client for c, set up for rate limiting: socket I/O
 // bounded by the context (so Options.Timeout holds without a goroutine per
 // call), no automatic retries (a retried script could take units twice),
-// and dial, read and write timeouts of a few times the call timeout. The
-// caller closes it.
+// one dial attempt per connection, and dial, read, write and pool timeouts
+// of four times the call timeout (at least 200ms). The caller closes it.
 func NewClient(c Config) (redis.UniversalClient, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -101,8 +101,8 @@ func NewClient(c Config) (redis.UniversalClient, error) {
 			// not wrapped: url errors quote the URL, password included
 			return nil, errors.New("redislimit: config: addr is not a valid redis:// URL")
 		}
-		o.ContextTimeoutEnabled, o.MaxRetries = true, -1
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = d, d, d
+		o.ContextTimeoutEnabled, o.MaxRetries, o.DialerRetries = true, -1, 1
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = d, d, d, d
 		return redis.NewClient(o), nil
 	}
 	var addrs []string
@@ -119,8 +119,10 @@ func NewClient(c Config) (redis.UniversalClient, error) {
 		DB:                    c.DB,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
+		DialerRetries:         1,
 		DialTimeout:           d,
 		ReadTimeout:           d,
 		WriteTimeout:          d,
+		PoolTimeout:           d,
 	}), nil
 }
