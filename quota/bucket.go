@@ -235,8 +235,16 @@ func (b *bucket) apply(o Observation, mark float64, now time.Time, route string)
 	if mark < b.applied {
 		return // the response to an older request: stale
 	}
-	b.rate = b.impliedRate(o, mark, now)
-	b.remaining, b.obsAt, b.reset, b.applied = o.Remaining, now, o.Reset, mark
+	rate := b.impliedRate(o, mark, now)
+	reset := o.Reset
+	if rate == 0 && !o.Continuous && !o.Reset.IsZero() {
+		if b.windowEnded(o, now) {
+			return // it describes a window that is over: rollover starts the next
+		}
+		reset = b.windowReset(o, now)
+	}
+	b.rate = rate
+	b.remaining, b.obsAt, b.reset, b.applied = o.Remaining, now, reset, mark
 	if b.remaining >= 0 && (b.prevAt.IsZero() || now.Sub(b.prevAt) >= minMeasure) {
 		b.prevRem, b.prevAt, b.prevMark = b.remaining, now, mark
 	}

@@ -55,6 +55,10 @@
 //     10 remaining requests with the reset 1 s away goes at k*100 ms (a GCRA
 //     schedule; TrackerOptions.BurstFraction allows a burst first). When it
 //     is empty it pauses until the reset, then starts afresh at the limit.
+//     A window's reset does not move while it lasts: of the resets stated
+//     for it up to a second apart (whole-second rounding from different
+//     instants), the earliest is kept; a response describing a window that
+//     is already over (sent just before its reset) is ignored.
 //   - A bucket that refills steadily waits for the refill its request needs.
 //     The rate comes from the response: OpenAI's and Anthropic's reset is
 //     the time to a full bucket, so rate = (limit - remaining) / reset; an
