@@ -52,7 +52,8 @@ type bucket struct {
 	pausedUntil time.Time
 	pauseLogged bool
 	loggedPace  float64
-	inflight    float64 // concurrent-requests buckets
+	inflight    float64        // concurrent-requests buckets
+	pending     []pendingGrant // grants not answered yet, in grant order
 
 	// the previous applied point, to measure a refill rate
 	prevRem  float64
@@ -119,7 +120,7 @@ func (b *bucket) available(now time.Time) float64 {
 	if b.limit >= 0 {
 		r = min(r, b.limit)
 	}
-	return r - (b.spent - b.applied)
+	return r - (b.spent - b.applied) - b.lag()
 }
 
 // paceRate is the refill rate b is paced to: the learned rate less the
@@ -197,6 +198,9 @@ func (b *bucket) take(now time.Time, units float64) draw {
 		}
 	}
 	b.spent += units
+	if units > 0 && len(b.pending) < maxPending {
+		b.pending = append(b.pending, pendingGrant{mark: b.spent, units: units})
+	}
 	if b.unit == ConcurrentRequests {
 		b.inflight += units
 	}
@@ -232,15 +236,17 @@ func (b *bucket) apply(o Observation, mark float64, now time.Time, route string)
 		b.window = o.Window
 	}
 	b.continuous = o.Continuous
+	fixed := !o.Continuous && !o.Reset.IsZero() && b.impliedRate(o, mark, now) == 0
+	if fixed && b.windowEnded(o, now) {
+		return // it describes a window that is over: rollover starts the next
+	}
 	if mark < b.applied {
-		return // the response to an older request: stale
+		b.applyStale(o, now)
+		return
 	}
 	rate := b.impliedRate(o, mark, now)
 	reset := o.Reset
-	if rate == 0 && !o.Continuous && !o.Reset.IsZero() {
-		if b.windowEnded(o, now) {
-			return // it describes a window that is over: rollover starts the next
-		}
+	if fixed {
 		reset = b.windowReset(o, now)
 	}
 	b.rate = rate

@@ -69,8 +69,11 @@
 //     fractional Retry-After (one unit per Retry-After).
 //   - Requests in flight count: a bucket's available quota is its last
 //     reported remaining count minus the units granted after the request
-//     whose response reported it. A response to an older request than the
-//     last applied one is stale and ignored.
+//     whose response reported it, and minus those granted before it that
+//     are still unanswered (responses arrive out of order: the server may
+//     have counted a later request first). A response to an older request
+//     than the last applied one only lowers the count, when it reports less
+//     remaining (the server counted that request later).
 //   - Token cost (Cost.Tokens) is drawn from token buckets (OpenAI tokens,
 //     Anthropic tokens and input-tokens) as well as requests from request
 //     buckets; a bucket counting what a request cannot state (output

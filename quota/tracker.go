@@ -299,6 +299,7 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 		if d.b.unit == ConcurrentRequests {
 			d.b.inflight -= d.units
 		}
+		d.b.answered(d.mark)
 	}
 	if !h.answered && (resp != nil || err != nil) {
 		h.answered = true

@@ -1,0 +1,57 @@
+package quota
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Responses to requests in flight arrive out of order: the response to a
+// later request may report a count that misses an earlier one still
+// unanswered, which then stays in flight until answered; its own response,
+// reporting less remaining, lowers the count.
+func TestTrackerOutOfOrderResponses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTestTracker(t, TrackerOptions{Dialect: DialectShopify})
+		start := time.Now()
+		shop := func(used string) *http.Response {
+			return respAt(start, 200, "X-Shopify-Shop-Api-Call-Limit", used+"/40")
+		}
+		remaining := func() float64 {
+			st := tr.Stats()
+			if len(st) != 1 {
+				t.Fatalf("Stats() = %+v, want one bucket", st)
+			}
+			return st[0].Remaining
+		}
+		feed(t, tr, "shop", Cost{}, shop("1"))
+		var done [2]func(*http.Response, error)
+		for i := range done {
+			d, err := tr.Acquire(context.Background(), "shop", Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done[i] = d
+		}
+		steps := []struct {
+			name string
+			i    int    // the request answered
+			used string // what its response reports
+			want float64
+		}{
+			// The second request was counted first: 2 used, and the first
+			// may not be counted yet.
+			{"later request first", 1, "2", 37},
+			// The first was counted after it: 3 used, nothing in flight.
+			{"earlier request after", 0, "3", 37},
+		}
+		for _, s := range steps {
+			done[s.i](shop(s.used), nil)
+			if got := remaining(); got != s.want {
+				t.Errorf("%s: Remaining = %v, want %v", s.name, got, s.want)
+			}
+		}
+	})
+}
