@@ -50,7 +50,9 @@ type Options struct {
 	// the bound is reached the oldest records are forgotten.
 	MaxRecords int
 	// Now is the provider's clock, used by the limits and the headers. Nil
-	// means time.Now. Fault latency uses timers regardless.
+	// means the wall clock (time.Now without its monotonic reading, so that
+	// epoch-aligned windows restart exactly at their boundaries). Fault
+	// latency uses timers regardless.
 	Now func() time.Time
 }
 
@@ -114,6 +116,11 @@ type Provider struct {
 	fps     fingerprints // guarded by mu
 }
 
+// wallClock is the default clock: wall time without its monotonic reading,
+// so that epoch-aligned windows, their comparisons and the Date and reset
+// headers all use one clock.
+func wallClock() time.Time { return time.Now().Round(0) }
+
 // NewProvider returns a provider with the given options. Out-of-range
 // options are clamped as their doc comments say; nothing is an error.
 func NewProvider(opts Options) *Provider {
@@ -122,7 +129,7 @@ func NewProvider(opts Options) *Provider {
 	}
 	p := &Provider{opts: opts, now: opts.Now, done: make(chan struct{})}
 	if p.now == nil {
-		p.now = time.Now
+		p.now = wallClock
 	}
 	p.reset()
 	return p
