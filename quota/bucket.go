@@ -221,9 +221,9 @@ func (b *bucket) pace(now time.Time) float64 {
 	return 0
 }
 
-// apply takes in an observation from the response to a request granted
-// when b.spent was mark. Requires Tracker.mu held.
-func (b *bucket) apply(o Observation, mark float64, now time.Time, route string) {
+// apply takes in an observation from the response to a request granted at
+// grantedAt, when b.spent was mark. Requires Tracker.mu held.
+func (b *bucket) apply(o Observation, mark float64, grantedAt, now time.Time, route string) {
 	b.lastUsed = now
 	b.learnRoute(route)
 	if o.Unit != UnitUnknown {
@@ -249,8 +249,9 @@ func (b *bucket) apply(o Observation, mark float64, now time.Time, route string)
 	if fixed {
 		reset = b.windowReset(o, now)
 	}
+	rem := b.concurrentRemaining(o, mark, grantedAt, now)
 	b.rate = rate
-	b.remaining, b.obsAt, b.reset, b.applied = o.Remaining, now, reset, mark
+	b.remaining, b.obsAt, b.reset, b.applied = rem, now, reset, mark
 	if b.remaining >= 0 && (b.prevAt.IsZero() || now.Sub(b.prevAt) >= minMeasure) {
 		b.prevRem, b.prevAt, b.prevMark = b.remaining, now, mark
 	}

@@ -73,7 +73,9 @@
 //     are still unanswered (responses arrive out of order: the server may
 //     have counted a later request first). A response to an older request
 //     than the last applied one only lowers the count, when it reports less
-//     remaining (the server counted that request later).
+//     remaining (the server counted that request later), and so does one to
+//     a request sent before the last applied response arrived (a slow
+//     response may carry a count older than the one applied).
 //   - Token cost (Cost.Tokens) is drawn from token buckets (OpenAI tokens,
 //     Anthropic tokens and input-tokens) as well as requests from request
 //     buckets; a bucket counting what a request cannot state (output

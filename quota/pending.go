@@ -35,19 +35,39 @@ func (b *bucket) answered(mark float64) {
 	}
 }
 
-// lag returns the units of grants made before the one whose response was
-// applied last that are still unanswered: the server may not have counted
-// them yet. Requires Tracker.mu held.
-func (b *bucket) lag() float64 {
+// lagBefore returns the units of unanswered grants before mark. Requires
+// Tracker.mu held.
+func (b *bucket) lagBefore(mark float64) float64 {
 	var n float64
 	for _, p := range b.pending {
-		if p.mark >= b.applied {
+		if p.mark >= mark {
 			break
 		}
 		n += p.units
 	}
 	return n
 }
+
+// concurrentRemaining returns the remaining count to hold after fresh
+// observation o, from a request granted at grantedAt when b.spent was mark.
+// A request granted before the response applied last arrived may have been
+// counted before that response's request although answered after it (its
+// response was slower): its count may miss requests already answered, so
+// it may lower what is available but not raise it. A request granted later
+// was counted after it, and its count is taken as it is. Requires
+// Tracker.mu held.
+func (b *bucket) concurrentRemaining(o Observation, mark float64, grantedAt, now time.Time) float64 {
+	if o.Remaining < 0 || b.remaining < 0 || !grantedAt.Before(b.obsAt) {
+		return o.Remaining
+	}
+	held := b.available(now) + (b.spent - mark) + b.lagBefore(mark)
+	return max(min(o.Remaining, held), 0)
+}
+
+// lag returns the units of grants made before the one whose response was
+// applied last that are still unanswered: the server may not have counted
+// them yet. Requires Tracker.mu held.
+func (b *bucket) lag() float64 { return b.lagBefore(b.applied) }
 
 // applyStale takes in the observation of a response to a request granted
 // before the one applied last: if it reports less remaining than the

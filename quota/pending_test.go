@@ -55,3 +55,39 @@ func TestTrackerOutOfOrderResponses(t *testing.T) {
 		}
 	})
 }
+
+// A response slower than another to a request sent at the same time may
+// carry the older count: the server counted its request first. It may
+// lower what is available but not raise it.
+func TestTrackerSlowResponseDoesNotRaise(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTestTracker(t, TrackerOptions{Dialect: DialectShopify})
+		start := time.Now()
+		shop := func(used string) *http.Response {
+			return respAt(start, 200, "X-Shopify-Shop-Api-Call-Limit", used+"/40")
+		}
+		feed(t, tr, "shop", Cost{}, shop("1"))
+		time.Sleep(time.Millisecond)
+		var done [2]func(*http.Response, error)
+		for i := range done {
+			d, err := tr.Acquire(context.Background(), "shop", Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done[i] = d
+		}
+		time.Sleep(time.Millisecond)
+		done[0](shop("3"), nil) // counted second; the second request may still be in flight
+		time.Sleep(time.Millisecond)
+		done[1](shop("2"), nil) // counted first, answered last: its 2 is out of date
+		st := tr.Stats()
+		if len(st) != 1 {
+			t.Fatalf("Stats() = %+v, want one bucket", st)
+		}
+		// 37 remain in truth; 36 is the safe reading of what was said,
+		// 38 would trust the out-of-date count.
+		if got := st[0].Remaining; got != 36 {
+			t.Errorf("Remaining = %v, want 36", got)
+		}
+	})
+}
