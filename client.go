@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice/httpcache"
 )
 
 // Client is a small JSON-API client on top of a Transport: a base URL,
@@ -240,7 +242,7 @@ func (c *Client) Do(ctx context.Context, method, path string, params url.Values,
 	if int64(len(data)) > c.maxBody {
 		return nil, fmt.Errorf("sluice: response body larger than %d bytes", c.maxBody)
 	}
-	cache := hr.Header.Get(cacheHeader)
+	cache := hr.Header.Get(httpcache.CacheHeader)
 	resp := &Response{
 		StatusCode: hr.StatusCode, Status: hr.Status, Header: hr.Header, Body: data,
 		Attempts: int(info.attempts.Load()), Duration: time.Since(start),
@@ -345,6 +347,3 @@ func PostJSON[T any](ctx context.Context, c *Client, path string, body any) (T, 
 type requestInfo struct{ attempts atomic.Int64 }
 
 type infoKey struct{}
-
-// cacheHeader marks responses served from the cache ("hit" or "stale").
-const cacheHeader = "X-Sluice-Cache"

@@ -88,7 +88,7 @@ func compilePolicy(p Policy) policy {
 		Jitter:             jitterKinds[rc.Jitter],
 		MaxRetryAfter:      rc.MaxRetryAfter,
 		RetryNonIdempotent: rc.NonIdempotent,
-	}
+	}.WithDefaults()
 	bc := BudgetConfig{}
 	if rc.Budget != nil {
 		bc = *rc.Budget

@@ -52,17 +52,12 @@ type attempt struct {
 }
 
 func (a *attempt) run(ctx context.Context) (*http.Response, error) {
-	pol := &a.rt.pol.retry
-	maxAttempts := max(pol.MaxAttempts, 0)
-	if maxAttempts == 0 {
-		maxAttempts = 3
-	}
 	for {
 		resp, class, err := a.once(ctx)
 		if class == classDone {
 			return resp, err
 		}
-		reason, wait := a.retryDecision(ctx, class, maxAttempts)
+		reason, wait := a.retryDecision(ctx, class)
 		if reason == "" && !a.rt.budget.TryWithdraw() {
 			reason = "retry budget"
 		}
@@ -260,16 +255,16 @@ func (a *attempt) prepare(ctx context.Context) (*http.Request, context.CancelFun
 // retryDecision says why a failed attempt cannot be retried ("" if it
 // can) and how long to wait before the next attempt (beyond the pause the
 // route already observes).
-func (a *attempt) retryDecision(ctx context.Context, class retry.Class, maxAttempts int) (string, time.Duration) {
+func (a *attempt) retryDecision(ctx context.Context, class retry.Class) (string, time.Duration) {
 	pol := &a.rt.pol.retry
-	if a.n >= maxAttempts {
+	if a.n >= pol.MaxAttempts {
 		return "max attempts", 0
 	}
 	now := time.Now()
 	var wait time.Duration
 	ra, hasRA := a.serverWait, a.hasServerWait
 	switch {
-	case hasRA && ra > maxRetryAfter(pol):
+	case hasRA && ra > pol.MaxRetryAfter:
 		return "retry-after too long", 0
 	case hasRA && class == retry.Throttled && a.routePaused(ra):
 		// The route is paused until then (see throttled); the next attempt
@@ -332,13 +327,6 @@ func (a *attempt) readThrottle(resp *http.Response, class retry.Class) retry.Cla
 	return class
 }
 
-func maxRetryAfter(p *retry.Policy) time.Duration {
-	if p.MaxRetryAfter > 0 {
-		return p.MaxRetryAfter
-	}
-	return 60 * time.Second
-}
-
 // giveUp ends a request whose last attempt failed and cannot be retried.
 func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, reason string) (*http.Response, error) {
 	if resp != nil {
@@ -362,7 +350,7 @@ func statusError(resp *http.Response) *StatusError {
 func (a *attempt) throttled(ctx context.Context, resp *http.Response) {
 	a.t.event(ctx, slog.LevelInfo, "rate_limited", a.rt, a.req, slog.Int("status", statusOf(resp)))
 	if a.hasServerWait && a.routePaused(a.serverWait) {
-		a.t.pause(ctx, a.rt, a.req, time.Now().Add(min(a.serverWait, maxRetryAfter(&a.rt.pol.retry))))
+		a.t.pause(ctx, a.rt, a.req, time.Now().Add(min(a.serverWait, a.rt.pol.retry.MaxRetryAfter)))
 	}
 }
 
