@@ -103,3 +103,41 @@ func TestSharedLimitAcrossTransports(t *testing.T) {
 		t.Fatalf("two Transports sent 50 requests in %v: the limit was not shared (least %v)", wall, min)
 	}
 }
+
+// TestRedisSectionConnects builds a Transport from a redis section (not a
+// supplied client): the Transport makes its client, shares the limit
+// through it, and closes it.
+func TestRedisSectionConnects(t *testing.T) {
+	client := testRedis(t)
+	addr := client.(*redis.Client).Options().Addr
+	prefix := fmt.Sprintf("sluicetest-conn-%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		keys, _ := client.Keys(context.Background(), "{"+prefix+"*").Result()
+		if len(keys) > 0 {
+			client.Del(context.Background(), keys...)
+		}
+	})
+	srv := sluicetest.NewServer(sluicetest.Options{})
+	defer srv.Close()
+	cfg := Config{
+		Redis: &RedisConfig{Addr: addr, Prefix: prefix},
+		Defaults: Policy{Limits: []LimitConfig{{Rate: "100/s", Shared: true}},
+			Quota: &QuotaConfig{Disabled: true}},
+	}
+	tr, err := NewTransport(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if resp, err := do(tr, "GET", fmt.Sprintf("%s/x/%d", srv.URL, i), ""); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %v, %v", i, resp, err)
+		}
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := client.Keys(context.Background(), "{"+prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("no limiter keys under %q in Redis (%v): the limit was not shared", prefix, err)
+	}
+}
