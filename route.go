@@ -198,6 +198,9 @@ func breakerSettings(c CircuitConfig, log *slog.Logger) circuit.Settings {
 type limitPair struct {
 	requests, cost limit.Limiter // nil when the group is empty
 	shared         *limitPair
+	// redis are the limits kept in Redis, to which a provider's pause is
+	// passed on so that every process sharing them pauses too.
+	redis []*redislimit.Limiter
 }
 
 // limitBuilder makes the limiters of routes: local ones, and those kept in
@@ -222,10 +225,10 @@ func (lb *limitBuilder) limits(route string, ls []LimitConfig) (limitPair, error
 	}
 	var p limitPair
 	var err error
-	if p.requests, err = lb.limiter(route, reqs); err != nil {
+	if p.requests, err = lb.limiter(route, reqs, &p.redis); err != nil {
 		return p, err
 	}
-	p.cost, err = lb.limiter(route, costs)
+	p.cost, err = lb.limiter(route, costs, &p.redis)
 	return p, err
 }
 
@@ -236,7 +239,8 @@ type indexed struct {
 
 // limiter makes one limiter that takes from every limit at once, or nil
 // for none.
-func (lb *limitBuilder) limiter(route string, ls []indexed) (limit.Limiter, error) {
+// The Redis limiters made are appended to remote.
+func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimit.Limiter) (limit.Limiter, error) {
 	if len(ls) == 0 {
 		return nil, nil
 	}
@@ -245,6 +249,9 @@ func (lb *limitBuilder) limiter(route string, ls []indexed) (limit.Limiter, erro
 		lim, err := lb.one(route, l)
 		if err != nil {
 			return nil, fmt.Errorf("limits[%d]: %w", l.i, err)
+		}
+		if rl, ok := lim.(*redislimit.Limiter); ok {
+			*remote = append(*remote, rl)
 		}
 		parts = append(parts, lim)
 	}

@@ -355,11 +355,10 @@ func (a *attempt) throttled(ctx context.Context, resp *http.Response) {
 }
 
 func (t *Transport) pause(ctx context.Context, rt *route, req *http.Request, until time.Time) {
-	// Limits kept in Redis pass the pause on to every process sharing them.
-	for _, l := range [...]limit.Limiter{rt.limits.requests, rt.limits.cost} {
-		if l != nil {
-			_ = l.PauseUntil(ctx, until)
-		}
+	// Limits kept in Redis pass the pause on to every process sharing them;
+	// this process's requests wait on the route's own pause.
+	for _, l := range rt.limits.redis {
+		_ = l.PauseUntil(ctx, until)
 	}
 	if rt.pauseUntil(until) {
 		t.event(ctx, slog.LevelInfo, "route_paused", rt, req, slog.Int64("pause_ms", time.Until(until).Milliseconds()))
