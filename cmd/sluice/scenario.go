@@ -54,7 +54,7 @@ type job struct {
 
 // scenarioNames lists the scenarios, for -h and errors.
 func scenarioNames() string {
-	return "bucket, github-hourly, llm-tokens, flaky"
+	return "bucket, github-hourly, github-secondary, llm-tokens, flaky"
 }
 
 // bucketLeast is the least time a token or leaky bucket of the given rate
@@ -71,6 +71,8 @@ func newScenario(name string, o demoOptions) (scenario, error) {
 		return bucketScenario(o)
 	case "github-hourly":
 		return githubHourly(o), nil
+	case "github-secondary":
+		return githubSecondary(o), nil
 	case "llm-tokens":
 		return llmTokens(o), nil
 	case "flaky":
@@ -149,6 +151,32 @@ func githubHourly(o demoOptions) scenario {
 	}
 }
 
+// githubSecondary is GitHub's secondary limit: plenty of hourly quota, but
+// more than a few requests at once get a 403 and a penalty. The fix GitHub
+// documents, and sluice's route setting for it, is a concurrency cap.
+func githubSecondary(o demoOptions) scenario {
+	const maxConc, capConc, latency = 10, 8, 40 * time.Millisecond
+	n := min(o.requests, 300)
+	return scenario{
+		name: "github-secondary",
+		title: fmt.Sprintf("GitHub-style secondary limit: more than %d requests at once draw a 403 and a 1 s penalty; %d GETs (%v each) from %d goroutines",
+			maxConc, n, latency, o.concurrency),
+		look: fmt.Sprintf("the plain client trips the secondary limit again and again; sluice's route caps concurrency at %d (concurrency: %d) and is never refused", capConc, capConc),
+		provider: sluicetest.Options{
+			Limit:     sluicetest.FixedWindow(5000, time.Hour),
+			Dialect:   sluicetest.DialectGitHub,
+			Secondary: &sluicetest.SecondaryLimit{MaxConcurrent: maxConc, Penalty: time.Second, Hint: sluicetest.HintRetryAfter},
+			Faults:    sluicetest.Faults{Latency: latency},
+		},
+		throttle: statusThrottle(http.StatusTooManyRequests, http.StatusForbidden),
+		least:    time.Duration((n+maxConc-1)/maxConc) * latency,
+		job:      job{requests: n, concurrency: o.concurrency, method: http.MethodGet},
+		limits:   []sluice.LimitConfig{{Rate: "5000/h", Strict: true}},
+		tune:     func(r *sluice.Route) { r.Concurrency = capConc },
+		no429:    true, learnNo429: true,
+	}
+}
+
 // llmTokens is an OpenAI-style API limited by tokens per second as well as
 // requests: each call's cost varies, and only a weighted limit paces it.
 func llmTokens(o demoOptions) scenario {
@@ -188,11 +216,11 @@ func flaky(o demoOptions) scenario {
 	n := min(o.requests, 300)
 	return scenario{
 		name:  "flaky",
-		title: fmt.Sprintf("a flaky API (10%% 503, 5%% connection resets, 3%% lost responses), 100/s burst 20; %d POSTs with Idempotency-Keys from %d goroutines", n, o.concurrency),
-		look:  "the plain client loses every request that failed; sluice retries each one safely (same Idempotency-Key) and loses none",
+		title: fmt.Sprintf("a flaky Stripe-style API (10%% 503, 5%% connection resets, 3%% lost responses), 100/s burst 20; %d POSTs with Idempotency-Keys from %d goroutines", n, o.concurrency),
+		look:  "the plain client loses every request that failed or was throttled; sluice retries each one safely (same Idempotency-Key, replayed by the API, never performed twice) and loses none",
 		provider: sluicetest.Options{
 			Limit:   sluicetest.TokenBucket(100, 20),
-			Dialect: sluicetest.DialectIETF,
+			Dialect: sluicetest.DialectStripe, // performs a keyed POST once, replays it after
 			Faults:  sluicetest.Faults{ErrorRatio: 0.10, ResetRatio: 0.05, LostRatio: 0.03, Seed: 7},
 		},
 		throttle:  statusThrottle(http.StatusTooManyRequests),
@@ -200,7 +228,8 @@ func flaky(o demoOptions) scenario {
 		least:     bucketLeast(float64(n), 20, 100),
 		job:       job{requests: n, concurrency: o.concurrency, method: http.MethodPost},
 		limits:    []sluice.LimitConfig{{Rate: "100/s", Burst: 20}},
-		no429:     true, learnNo429: true,
+		// Stripe sends no quota headers: learning the rate takes a few 429s.
+		no429: true,
 	}
 }
 
