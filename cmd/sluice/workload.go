@@ -3,9 +3,9 @@ package main
 import (
 	"strconv"
 
-	"github.com/sluicehq/sluice"
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice"
 	"io"
 	"net/http"
 	"strings"
@@ -159,4 +159,3 @@ func startProgress(out io.Writer, name string, n int, done *atomic.Int64, srv *d
 	})
 	return func() { close(quit); wg.Wait() }
 }
-
