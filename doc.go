@@ -86,6 +86,9 @@
 //	route_paused                         the route pauses for the provider ("pause_ms")
 //	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "cause")
 //	retries_exhausted                    no further attempt ("attempts", "reason", "cause")
+//	bucket_learned, bucket_paused,       the quota learned from the provider's headers: a bucket
+//	bucket_resumed, bucket_paced,        seen, paused until its reset, resumed, paced ("pace"),
+//	adaptive_rate                        the rate found from bare 429s ("host", "bucket"; no "url")
 //
 // [Transport.Stats] returns the counters per route.
 package sluice

@@ -290,7 +290,7 @@ func (t *Transport) quotaRefused(ctx context.Context, rt *route, req *http.Reque
 	if errors.As(err, &we) {
 		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()),
 			slog.String("reason", "provider quota"), slog.String("bucket", we.Bucket))
-		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Err: err}
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Host: we.Host, Bucket: we.Bucket, Err: err}
 	}
 	return err
 }
@@ -438,6 +438,9 @@ func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, re
 	a.gaveUp = reason
 	if a.info != nil {
 		a.info.gaveUp.Store(&reason)
+		if reason == "retry-after too long" {
+			a.info.serverNs.Store(int64(a.serverWait))
+		}
 	}
 	a.t.event(ctx, slog.LevelWarn, "retries_exhausted", a.rt, a.req,
 		slog.Int("attempts", a.n), slog.String("reason", reason), slog.String("cause", errOrStatus(resp, err)))
@@ -445,13 +448,6 @@ func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, re
 		return resp, nil
 	}
 	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: err}
-}
-
-// statusError reads the start of resp's body into a *StatusError and closes it.
-func statusError(resp *http.Response) *StatusError {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	drainClose(resp)
-	return &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header, Body: body}
 }
 
 // throttled handles a throttle response: the route pauses until the
