@@ -86,6 +86,7 @@ func (l *Limiter) call(ctx context.Context, s *redis.Script, keys []string, args
 			return nil, nil
 		}
 		l.stats.errors.Add(1)
+		l.afterError(err)
 		l.markDown(err)
 		return nil, err
 	}
@@ -123,7 +124,13 @@ func (l *Limiter) run(ctx context.Context, s *redis.Script, keys []string, args 
 
 func (l *Limiter) markDown(err error) {
 	now := l.now()
-	l.health.nextProbe.Store(now.Add(l.opts.ProbeInterval).UnixNano())
+	probe := l.opts.ProbeInterval
+	if l.isCluster() {
+		// the slot map reloads in the background: look again soon, so a
+		// promoted replica is used within about a quarter of the interval
+		probe /= 4
+	}
+	l.health.nextProbe.Store(now.Add(probe).UnixNano())
 	if l.health.down.CompareAndSwap(false, true) {
 		l.health.since.Store(now.UnixNano())
 		l.stats.outages.Add(1)
