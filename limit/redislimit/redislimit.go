@@ -89,7 +89,7 @@ type Limiter struct {
 	pauseKey []string
 	opts     Options
 	maxPause string // opts.MaxPause in microseconds, a script argument
-	guard    bool // the client ignores context deadlines: run calls in a goroutine
+	guard    bool   // the client ignores context deadlines: run calls in a goroutine
 	log      *slog.Logger
 	fallback limit.Limiter
 	// fallbackParts are the fallback's bucket or windows, in the order of
@@ -106,10 +106,11 @@ type Limiter struct {
 	pausedUntil atomic.Int64           // unix ns (local clock) of the latest pause set here
 	denied      atomic.Pointer[denial] // the last Allow Redis refused, while it holds
 
+	handover  handover
 	health    health
 	stats     counters
-	movedHint atomic.Bool // the MOVED hint was logged
-	wg     sync.WaitGroup // guarded calls still running
+	movedHint atomic.Bool    // the MOVED hint was logged
+	wg        sync.WaitGroup // guarded calls still running
 }
 
 // NewBucket returns a GCRA token bucket at rate r shared through Redis under
@@ -232,6 +233,7 @@ func newLimiter(client redis.UniversalClient, name string, k kind, rates []limit
 		clock:  time.Now,
 	}
 	l.maxPause = micros(opts.MaxPause)
+	l.handover.horizon = horizonOf(k, rates)
 	l.cfg.Store(newRateCfg(k, rates))
 	if l.log == nil {
 		l.log = slog.Default()
