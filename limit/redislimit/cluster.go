@@ -3,7 +3,6 @@ package redislimit
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -49,17 +48,12 @@ func isScript(name string) bool {
 
 // lostReplyError is a script call that failed without an answer from Redis
 // (connection refused or reset, timeout): the script may or may not have
-// run. It has no Unwrap on purpose, so that go-redis does not retry it; the
+// run. It has no Unwrap and no Timeout method on purpose (go-redis retries
+// errors that unwrap to EOF or a net.Error, or have a Timeout method); the
 // text keeps the cause.
 type lostReplyError struct{ cause error }
 
 func (e *lostReplyError) Error() string { return "redislimit: no reply to script: " + e.cause.Error() }
-
-// Timeout reports whether the cause was a timeout.
-func (e *lostReplyError) Timeout() bool {
-	var ne net.Error
-	return errors.As(e.cause, &ne) && ne.Timeout()
-}
 
 // afterError reacts to a failed call: a cluster client reloads its slot
 // map (asynchronously, at most once per 200ms inside go-redis) on a

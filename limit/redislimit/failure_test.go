@@ -34,6 +34,12 @@ type server struct {
 // binary is missing (fails under SLUICE_REQUIRE_REDIS=1).
 func startServer(t *testing.T, port int) *server {
 	t.Helper()
+	return startServerArgs(t, port)
+}
+
+// startServerArgs is startServer with more redis-server arguments.
+func startServerArgs(t *testing.T, port int, args ...string) *server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("SLUICE_REQUIRE_REDIS") == "1" {
@@ -50,8 +56,8 @@ func startServer(t *testing.T, port int) *server {
 		ln.Close()
 	}
 	s := &server{t: t, port: port}
-	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
+	s.cmd = exec.Command(bin, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no"}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
