@@ -79,7 +79,9 @@ func TestRevalidate304MergesHeaders(t *testing.T) {
 		const u = "https://api.example.com/r"
 		get(t, tr, u)
 		time.Sleep(61 * time.Second)
-		o.set(func(o *origin) { o.header = []string{"Cache-Control", "max-age=60", "X-Rev", "2", "Content-Length", "0"} })
+		o.set(func(o *origin) {
+			o.header = []string{"Cache-Control", "max-age=60", "X-Rev", "2", "Content-Length", "0"}
+		})
 		st, body, h := get(t, tr, u)
 		seen := o.requests()
 		if len(seen) != 2 || seen[1].Get("If-None-Match") != `"v1"` {
