@@ -99,7 +99,7 @@ func (t *Transport) fetch(req *http.Request, rt *route, host string, l lookup) (
 			t.event(req.Context(), slog.LevelDebug, "cache_revalidated", rt, req)
 			n := e.Refresh(resp.Header, rt.pol.cache.TTL, now)
 			t.cache.Store(l.base, req, n)
-			out := n.ResponseAt(req, now)
+			out := markCached(n.ResponseAt(req, now))
 			out.Header.Set(httpcache.CacheHeader, httpcache.HitRevalidated)
 			return out, nil
 		}
