@@ -13,7 +13,8 @@
 //	  │
 //	  ├─ 1. route      first Config.Routes entry whose Match fits (host, path, method); else Defaults per host
 //	  ├─ 2. cache      GET/HEAD: a fresh entry answers at once (key: method, canonical URL,
-//	  │                Vary headers, credential fingerprint)
+//	  │                Vary headers, credential fingerprint); a stale one with an ETag or
+//	  │                Last-Modified is revalidated by a conditional request through steps 3-8
 //	  ├─ 3. coalesce   identical GETs in flight share one upstream call (on for caching routes)
 //	  │   ┌──────────── per attempt ───────────────────────────────────────────────┐
 //	  ├─ 4. breaker    open → ErrCircuitOpen (or a stale cache entry)              │
@@ -77,6 +78,8 @@
 // attributes (credentials in the URL redacted; headers are never logged):
 //
 //	cache_hit, cache_miss, cache_stale   the cache answered, did not, or served a stale entry
+//	cache_revalidated                    a conditional request was answered 304; the stored body was served
+//	cache_stale_revalidate               a stale entry was served while it is revalidated in the background
 //	coalesced                            the request joined an identical one in flight
 //	circuit_open                         the breaker refused the request ("state")
 //	circuit_state                        the breaker changed state ("from", "to")

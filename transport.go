@@ -25,6 +25,7 @@ type Transport struct {
 	defaults policy
 	unrouted *hostMap[*route] // one route state per host for unmatched requests
 	cache    *httpcache.Cache // nil when no route caches
+	bg       *background      // stale-while-revalidate refreshes; nil when no route caches
 	quota    *quota.Tracker
 	lb       *limitBuilder
 	ownRedis io.Closer // the Redis client the Transport made, or nil
@@ -96,6 +97,7 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 			return nil, fmt.Errorf("sluice: cache: %w", err)
 		}
 		t.cache = c
+		t.bg = newBackground()
 	}
 	return t, nil
 }
@@ -149,15 +151,28 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // serve runs the cache and coalescing steps, then send.
 func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Response, error) {
 	ctx := req.Context()
-	cacheable := t.cache != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req)
-	var key string
+	cacheable := t.cache != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req) && !httpcache.HasConditional(req)
+	var l lookup
 	if cacheable {
-		key = httpcache.Key(req, rt.pol.cache.Vary)
-		if e, fresh, ok := t.cache.Get(key); ok && fresh {
-			rt.stats.cacheHits.Add(1)
-			t.event(ctx, slog.LevelDebug, "cache_hit", rt, req)
-			closeBody(req)
-			return markCached(e.Response(req)), nil
+		l.base = httpcache.Key(req, rt.pol.cache.Vary)
+		e, key, ok := t.cache.Lookup(l.base, req)
+		l.key = key
+		if ok {
+			l.entry = e
+			now := t.now()
+			switch {
+			case requestNoCache(req):
+			case e.Fresh(now):
+				rt.stats.cacheHits.Add(1)
+				t.event(ctx, slog.LevelDebug, "cache_hit", rt, req)
+				closeBody(req)
+				return markCached(e.ResponseAt(req, now)), nil
+			case e.StaleWhileRevalidate(now):
+				rt.stats.staleRevalidate.Add(1)
+				t.event(ctx, slog.LevelDebug, "cache_stale_revalidate", rt, req)
+				t.revalidateInBackground(req, rt, host, l)
+				return markCached(e.StaleResponseAt(req, now)), nil
+			}
 		}
 		rt.stats.cacheMisses.Add(1)
 		t.event(ctx, slog.LevelDebug, "cache_miss", rt, req)
@@ -167,21 +182,17 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 		if ctx != req.Context() {
 			r = req.WithContext(ctx)
 		}
-		resp, err := t.send(r, rt, host)
-		if err == nil && cacheable && httpcache.Storable(resp) {
-			e, r2, serr := httpcache.Snapshot(resp, rt.pol.cache.TTL, t.now(), t.cache.MaxEntryBytes())
-			if serr == nil && e != nil {
-				t.cache.Put(key, e)
-			}
-			resp = r2
+		if !cacheable {
+			return t.send(r, rt, host)
 		}
-		return resp, err
+		return t.fetch(r, rt, host, l)
 	}
 	var resp *http.Response
 	var err error
 	if rt.pol.coalesce && req.Method == http.MethodGet && (req.Body == nil || req.Body == http.NoBody) {
-		if key == "" {
-			key = httpcache.Key(req, nil)
+		key := l.coalesceKey(req)
+		if !cacheable {
+			key = httpcache.VariantKey(httpcache.Key(req, nil), req, negotiated)
 		}
 		var shared bool
 		resp, shared, err = rt.group.Do(ctx, key, func(gctx context.Context) (*http.Response, error) {
@@ -213,7 +224,7 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 		resp, err = send(ctx)
 	}
 	if cacheable && rt.pol.cache.StaleIfError > 0 && failed(resp, err) {
-		if e, ok := t.cache.GetStale(key, rt.pol.cache.StaleIfError); ok {
+		if e, ok := t.cache.GetStale(l.key, rt.pol.cache.StaleIfError); ok {
 			if resp != nil {
 				drainClose(resp)
 			}
@@ -304,10 +315,14 @@ func (r *route) snapshot() RouteStats {
 
 // Close makes further requests fail with ErrClosed and closes the idle
 // connections of the base transport. Requests in flight finish. Close
-// starts no goroutine and leaves none behind.
+// starts no goroutine and leaves none behind: it cancels the background
+// revalidations still running and waits for them.
 func (t *Transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil
+	}
+	if t.bg != nil {
+		t.bg.close()
 	}
 	t.CloseIdleConnections()
 	t.lb.close()
