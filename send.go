@@ -70,7 +70,7 @@ func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 		a.rt.stats.retries.Add(1)
 		a.t.event(ctx, slog.LevelInfo, "retry_scheduled", a.rt, a.req,
 			slog.Int("attempt", a.n), slog.Int64("wait_ms", wait.Milliseconds()),
-			slog.String("cause", errOrStatus(resp, err)))
+			slog.String("class", class.String()), slog.String("cause", errOrStatus(resp, err)))
 		if wait > 0 {
 			if err := sleep(ctx, wait); err != nil {
 				return nil, err
@@ -102,7 +102,7 @@ func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error)
 	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
 		info.attempts.Store(int64(a.n))
 	}
-	resp, err := a.t.base.RoundTrip(areq)
+	resp, err := a.roundTrip(areq) // observe.go
 	g.observe(resp, err)
 	class := a.readThrottle(resp, retry.Classify(ctx, resp, err))
 	g.breaker(a.outcome(class, resp, err))
@@ -164,6 +164,7 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 		d, err := a.t.quota.Acquire(ctx, a.req.URL.Host, a.quotaCost(ctx))
 		if waited := time.Since(start); waited > time.Millisecond {
 			a.rt.stats.waitedNs.Add(int64(waited))
+			a.t.observeWait(ctx, a.rt, WaitQuota, waited)
 		}
 		if err != nil {
 			g.abandon()
@@ -171,7 +172,7 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 		}
 		g.observe = d
 	}
-	release, err := a.rt.acquire(ctx)
+	release, err := a.acquire(ctx) // observe.go
 	if err != nil {
 		g.abandon()
 		return g, err
@@ -383,6 +384,11 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 		if err := sleep(ctx, left); err != nil {
 			return err
 		}
+		t.observeWait(ctx, rt, WaitProviderPause, left)
+	}
+	limStart := start
+	if t.observed() {
+		limStart = time.Now()
 	}
 	for p := lims; p != nil; p = p.shared {
 		if err := t.waitLimit(ctx, rt, req, p.requests, 1); err != nil {
@@ -391,6 +397,9 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 		if err := t.waitLimit(ctx, rt, req, p.cost, cost); err != nil {
 			return err
 		}
+	}
+	if t.observed() {
+		t.observeWait(ctx, rt, WaitLimit, time.Since(limStart))
 	}
 	if waited := time.Since(start); waited > time.Millisecond {
 		rt.stats.waitedNs.Add(int64(waited))

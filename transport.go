@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/httpcache"
 	"github.com/sluicehq/sluice/quota"
@@ -29,6 +31,8 @@ type Transport struct {
 	lb       *limitBuilder
 	ownRedis io.Closer // the Redis client the Transport made, or nil
 	closed   atomic.Bool
+	obs      atomic.Pointer[observers] // nil until AddObserver (observe.go)
+	obsMu    sync.Mutex                // serialises AddObserver
 }
 
 // NewTransport builds a Transport from cfg, sending through base; nil base
@@ -129,6 +133,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	rt.stats.requests.Add(1)
+	if op := t.obs.Load(); op != nil {
+		start := time.Now()
+		req = op.startRequest(req, rt)
+		resp, err := t.serve(req, rt, host)
+		t.count(req.Context(), rt, resp, err)
+		op.endRequest(req, rt, resp, err, time.Since(start))
+		return resp, err
+	}
 	resp, err := t.serve(req, rt, host)
 	t.count(req.Context(), rt, resp, err)
 	return resp, err
