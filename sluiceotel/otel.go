@@ -1,0 +1,384 @@
+package sluiceotel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/redact"
+)
+
+// ScopeName is the instrumentation scope of the spans and meters.
+const ScopeName = "github.com/sluicehq/sluice/sluiceotel"
+
+// Options configure Instrument. The zero Options use the global providers
+// and propagator.
+type Options struct {
+	// TracerProvider makes the spans. Nil means otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes the meters. Nil means otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
+	// Propagator injects the trace context into each attempt's headers.
+	// Nil means otel.GetTextMapPropagator().
+	Propagator propagation.TextMapPropagator
+	// BaseInstrumented says the Transport's base transport is already
+	// instrumented per attempt (otelhttp.NewTransport): sluiceotel then
+	// makes no attempt spans, injects no trace context and records no
+	// http.client.request.duration, leaving those to it. See the package
+	// doc.
+	BaseInstrumented bool
+	// PerHostDefaults labels requests that matched no route with their
+	// route name "default:<host>" instead of "default".
+	PerHostDefaults bool
+}
+
+// Instrumentation is a Transport's OpenTelemetry instrumentation, made by
+// Instrument.
+type Instrumentation struct {
+	tracer  trace.Tracer
+	prop    propagation.TextMapPropagator
+	base    bool
+	perHost bool
+	reg     metric.Registration
+
+	attemptDur, reqDur, waitDur                     metric.Float64Histogram
+	requests, retries, throttles, refusals, lookups metric.Int64Counter
+}
+
+// Instrument adds tracing and metrics to t, from now on. Close removes the
+// observable gauges' callback (the spans and meters stop only with t).
+func Instrument(t *sluice.Transport, o Options) (*Instrumentation, error) {
+	if t == nil {
+		return nil, errors.New("sluiceotel: nil Transport")
+	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = otel.GetTracerProvider()
+	}
+	if o.MeterProvider == nil {
+		o.MeterProvider = otel.GetMeterProvider()
+	}
+	if o.Propagator == nil {
+		o.Propagator = otel.GetTextMapPropagator()
+	}
+	in := &Instrumentation{
+		tracer:  o.TracerProvider.Tracer(ScopeName),
+		prop:    o.Propagator,
+		base:    o.BaseInstrumented,
+		perHost: o.PerHostDefaults,
+	}
+	m := o.MeterProvider.Meter(ScopeName)
+	var errs []error
+	hist := func(name, desc string, bounds ...float64) metric.Float64Histogram {
+		h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc), metric.WithExplicitBucketBoundaries(bounds...))
+		errs = append(errs, err)
+		return h
+	}
+	count := func(name, unit, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	durations := []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+	in.attemptDur = hist("http.client.request.duration", "Duration of HTTP client requests (one per attempt).", durations...)
+	in.reqDur = hist("sluice.request.duration", "Duration of a logical request through sluice, waits and retries included.", durations...)
+	in.waitDur = hist("sluice.wait.duration", "Time a request waited at a gate (sluice.wait.reason).",
+		0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+	in.requests = count("sluice.requests", "{request}", "Requests made through sluice, by route and outcome.")
+	in.retries = count("sluice.retries", "{retry}", "Retries scheduled, by route and the failed attempt's class.")
+	in.throttles = count("sluice.throttles", "{response}", "Throttle responses received.")
+	in.refusals = count("sluice.rate_refusals", "{request}", "Requests refused because a wait would pass their deadline.")
+	in.lookups = count("sluice.cache.lookups", "{lookup}", "Cache lookups by result (hit, miss, stale, coalesced).")
+	limitG, err := m.Float64ObservableGauge("sluice.quota.limit", metric.WithUnit("{unit}"),
+		metric.WithDescription("Capacity of a provider quota bucket learned from response headers."))
+	errs = append(errs, err)
+	remainingG, err := m.Float64ObservableGauge("sluice.quota.remaining", metric.WithUnit("{unit}"),
+		metric.WithDescription("Estimated units left in a provider quota bucket."))
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("sluiceotel: %w", err)
+	}
+	in.reg, err = m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
+		for _, b := range t.Stats().Buckets {
+			attrs := metric.WithAttributes(semconv.ServerAddress(b.Host),
+				attribute.String("sluice.quota.bucket", b.Bucket), attribute.String("sluice.quota.unit", string(b.Unit)))
+			if b.Limit >= 0 {
+				ob.ObserveFloat64(limitG, b.Limit, attrs)
+			}
+			if b.Remaining >= 0 {
+				ob.ObserveFloat64(remainingG, b.Remaining, attrs)
+			}
+		}
+		return nil
+	}, limitG, remainingG)
+	if err != nil {
+		return nil, fmt.Errorf("sluiceotel: %w", err)
+	}
+	t.AddObserver((*observer)(in))
+	return in, nil
+}
+
+// Close unregisters the quota gauges' callback.
+func (in *Instrumentation) Close() error { return in.reg.Unregister() }
+
+// observer is the sluice.Observer side of an Instrumentation.
+type observer Instrumentation
+
+func (o *observer) route(r sluice.RouteInfo) string {
+	if r.Unrouted && !o.perHost {
+		return "default"
+	}
+	return r.Name
+}
+
+// StartRequest starts the request span.
+func (o *observer) StartRequest(req *http.Request, r sluice.RouteInfo) *http.Request {
+	ctx, _ := o.tracer.Start(req.Context(), "sluice "+o.route(r),
+		trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(append(requestAttrs(req), attribute.String("sluice.route", o.route(r)))...))
+	return req.WithContext(ctx)
+}
+
+// EndRequest ends the request span and records the request's meters.
+func (o *observer) EndRequest(req *http.Request, r sluice.RouteInfo, resp *http.Response, err error, d time.Duration) {
+	ctx := req.Context()
+	span := trace.SpanFromContext(ctx)
+	outcome := outcomeOf(resp, err)
+	attrs := []attribute.KeyValue{attribute.String("sluice.route", o.route(r)), attribute.String("sluice.outcome", outcome)}
+	if resp != nil {
+		span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
+	}
+	if et := errorType(resp, err); et != "" {
+		span.SetAttributes(semconv.ErrorTypeKey.String(et))
+		span.SetStatus(codes.Error, statusDescription(resp, err))
+	}
+	span.End()
+	o.requests.Add(ctx, 1, metric.WithAttributes(attrs...))
+	o.reqDur.Record(ctx, d.Seconds(), metric.WithAttributes(attrs[0]))
+}
+
+// StartAttempt starts the attempt's CLIENT span and injects its trace
+// context into a copy of the request.
+func (o *observer) StartAttempt(areq *http.Request, a sluice.AttemptInfo) *http.Request {
+	if o.base {
+		return areq
+	}
+	attrs := requestAttrs(areq)
+	if a.Resend > 0 {
+		attrs = append(attrs, semconv.HTTPRequestResendCount(a.Resend))
+	}
+	ctx, _ := o.tracer.Start(areq.Context(), methodName(areq.Method),
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	r := areq.Clone(ctx)
+	o.prop.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	return r
+}
+
+// EndAttempt ends the attempt's span and records
+// http.client.request.duration.
+func (o *observer) EndAttempt(areq *http.Request, a sluice.AttemptInfo, resp *http.Response, err error, d time.Duration) {
+	if o.base {
+		return
+	}
+	ctx := areq.Context()
+	span := trace.SpanFromContext(ctx)
+	attrs := durationAttrs(areq)
+	if resp != nil {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(resp.StatusCode))
+		span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
+	}
+	if et := errorType(resp, err); et != "" {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(et))
+		span.SetAttributes(semconv.ErrorTypeKey.String(et))
+		span.SetStatus(codes.Error, statusDescription(resp, err))
+	}
+	span.End()
+	o.attemptDur.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
+}
+
+// Event adds a span event to the request span and counts what sluice's
+// meters count.
+func (o *observer) Event(ctx context.Context, e sluice.Event) {
+	route := attribute.String("sluice.route", o.route(e.Route))
+	attrs := make([]attribute.KeyValue, 0, 4)
+	if e.Reason != "" {
+		attrs = append(attrs, attribute.String("sluice.reason", e.Reason))
+	}
+	if e.Wait > 0 || e.Kind == "rate_wait" {
+		attrs = append(attrs, attribute.Float64("sluice.wait_seconds", e.Wait.Seconds()))
+	}
+	if e.Attempt > 0 {
+		attrs = append(attrs, attribute.Int("sluice.attempt", e.Attempt))
+	}
+	if e.Status > 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(e.Status))
+	}
+	trace.SpanFromContext(ctx).AddEvent(e.Kind, trace.WithAttributes(attrs...))
+	switch e.Kind {
+	case "rate_wait":
+		o.waitDur.Record(ctx, e.Wait.Seconds(), metric.WithAttributes(route, attribute.String("sluice.wait.reason", e.Reason)))
+	case "retry_scheduled":
+		o.retries.Add(ctx, 1, metric.WithAttributes(route, attribute.String("sluice.reason", e.Reason)))
+	case "rate_limited":
+		o.throttles.Add(ctx, 1, metric.WithAttributes(route))
+	case "rate_refused":
+		o.refusals.Add(ctx, 1, metric.WithAttributes(route, attribute.String("sluice.reason", e.Reason)))
+	case "cache_hit", "cache_miss", "cache_stale", "coalesced":
+		result := map[string]string{"cache_hit": "hit", "cache_miss": "miss", "cache_stale": "stale", "coalesced": "coalesced"}[e.Kind]
+		o.lookups.Add(ctx, 1, metric.WithAttributes(route, attribute.String("sluice.cache.result", result)))
+	}
+}
+
+// requestAttrs are the HTTP client span attributes known before sending.
+func requestAttrs(r *http.Request) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs, methodAttrs(r.Method)...)
+	host, port := hostPort(r.URL)
+	attrs = append(attrs, semconv.ServerAddress(host), semconv.URLFull(FullURL(r.URL)))
+	if port > 0 {
+		attrs = append(attrs, semconv.ServerPort(port))
+	}
+	return attrs
+}
+
+// durationAttrs are http.client.request.duration's attributes known before
+// the response.
+func durationAttrs(r *http.Request) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 6)
+	attrs = append(attrs, methodAttrs(r.Method)[0])
+	host, port := hostPort(r.URL)
+	attrs = append(attrs, semconv.ServerAddress(host), semconv.URLScheme(r.URL.Scheme))
+	if port > 0 {
+		attrs = append(attrs, semconv.ServerPort(port))
+	}
+	return attrs
+}
+
+// FullURL is u as url.full: the user name and password replaced by
+// "REDACTED", and the values of secret query parameters (access_token,
+// api_key, signature, ...) redacted.
+func FullURL(u *url.URL) string {
+	v := *u
+	if v.User != nil {
+		v.User = url.UserPassword("REDACTED", "REDACTED")
+	}
+	return redact.URL(&v)
+}
+
+func hostPort(u *url.URL) (string, int) {
+	host := u.Hostname()
+	if p := u.Port(); p != "" {
+		n, _ := strconv.Atoi(p)
+		return host, n
+	}
+	switch u.Scheme {
+	case "https":
+		return host, 443
+	case "http":
+		return host, 80
+	}
+	return host, 0
+}
+
+var knownMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true,
+	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true, "QUERY": true,
+}
+
+// methodAttrs is http.request.method, "_OTHER" for a method the
+// conventions do not know (with http.request.method_original).
+func methodAttrs(m string) []attribute.KeyValue {
+	if m == "" {
+		m = http.MethodGet
+	}
+	if knownMethods[m] {
+		return []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(m)}
+	}
+	return []attribute.KeyValue{semconv.HTTPRequestMethodKey.String("_OTHER"), semconv.HTTPRequestMethodOriginal(m)}
+}
+
+// methodName is the attempt span's name: the method, or "HTTP" for an
+// unknown one.
+func methodName(m string) string {
+	if m == "" {
+		return http.MethodGet
+	}
+	if knownMethods[m] {
+		return m
+	}
+	return "HTTP"
+}
+
+// errorType is error.type: the status code for a status of 400 or more,
+// a short name for sluice's typed errors and common transport errors, else
+// the error's Go type; "" for success.
+func errorType(resp *http.Response, err error) string {
+	if err == nil {
+		if resp != nil && resp.StatusCode >= 400 {
+			return strconv.Itoa(resp.StatusCode)
+		}
+		return ""
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, sluice.ErrRateLimited):
+		return "sluice.rate_limited"
+	case errors.Is(err, sluice.ErrCircuitOpen):
+		return "sluice.circuit_open"
+	case errors.Is(err, sluice.ErrRetriesExhausted):
+		return "sluice.retries_exhausted"
+	case errors.Is(err, sluice.ErrClosed):
+		return "sluice.closed"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// statusDescription is the span status text: the error (credentials
+// redacted) or the status.
+func statusDescription(resp *http.Response, err error) string {
+	if err != nil {
+		return redact.Error(err).Error()
+	}
+	return resp.Status
+}
+
+// outcomeOf is the sluice.outcome attribute, the outcome label of
+// sluiceprom's sluice_requests_total.
+func outcomeOf(resp *http.Response, err error) string {
+	switch {
+	case err == nil && resp.StatusCode < 400:
+		return "success"
+	case err == nil && resp.StatusCode < 500:
+		return "status_4xx"
+	case err == nil:
+		return "status_5xx"
+	case errors.Is(err, sluice.ErrRateLimited):
+		return "rate_limited"
+	case errors.Is(err, sluice.ErrCircuitOpen):
+		return "circuit_open"
+	case errors.Is(err, sluice.ErrRetriesExhausted):
+		return "retries_exhausted"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "transport"
+}
