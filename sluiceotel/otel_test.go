@@ -301,5 +301,3 @@ func TestNilTransport(t *testing.T) {
 		t.Fatalf("err %v, want nil Transport", err)
 	}
 }
-
-
