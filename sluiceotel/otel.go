@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -54,6 +56,13 @@ type Instrumentation struct {
 	base    bool
 	perHost bool
 	reg     metric.Registration
+
+	routes sync.Map     // route label -> *routeAttrs
+	points sync.Map     // pointKey -> []metric.RecordOption, for http.client.request.duration
+	npoint atomic.Int64 // entries in points
+	starts sync.Map     // startKey -> []trace.SpanStartOption, for request spans
+	nstart atomic.Int64 // entries in starts
+	ends   sync.Map     // endKey -> []attribute.KeyValue, set on a span's end
 
 	attemptDur, reqDur, waitDur                     metric.Float64Histogram
 	requests, retries, throttles, refusals, lookups metric.Int64Counter
@@ -144,11 +153,71 @@ func (o *observer) route(r sluice.RouteInfo) string {
 	return r.Name
 }
 
+// routeAttrs are what the spans and meters of one route label share, made
+// once so that a request allocates none of them.
+type routeAttrs struct {
+	spanName string
+	attr     attribute.KeyValue            // sluice.route
+	dur      []metric.RecordOption         // sluice.request.duration
+	outcome  map[string][]metric.AddOption // sluice.requests, by outcome
+}
+
+func (o *observer) attrsOf(r sluice.RouteInfo) *routeAttrs {
+	name := o.route(r)
+	if ra, ok := o.routes.Load(name); ok {
+		return ra.(*routeAttrs)
+	}
+	ra := &routeAttrs{spanName: "sluice " + name, attr: attribute.String("sluice.route", name), outcome: map[string][]metric.AddOption{}}
+	ra.dur = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(ra.attr))}
+	for _, oc := range outcomes {
+		ra.outcome[oc] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(ra.attr, attribute.String("sluice.outcome", oc)))}
+	}
+	got, _ := o.routes.LoadOrStore(name, ra)
+	return got.(*routeAttrs)
+}
+
+// outcomes are the values of sluice.outcome.
+var outcomes = []string{"success", "status_4xx", "status_5xx", "transport", "rate_limited", "circuit_open", "retries_exhausted", "canceled"}
+
+// pointKey identifies one http.client.request.duration point.
+type pointKey struct {
+	method, host, scheme, errType string
+	port, status                  int
+}
+
+// maxPoints bounds the cached attribute sets of http.client.request.duration;
+// beyond it each attempt builds its own.
+const maxPoints = 1024
+
+func (o *observer) pointOf(k pointKey) []metric.RecordOption {
+	if p, ok := o.points.Load(k); ok {
+		return p.([]metric.RecordOption)
+	}
+	attrs := make([]attribute.KeyValue, 0, 7)
+	attrs = append(attrs, methodAttrs(k.method)[0], semconv.ServerAddress(k.host), semconv.URLScheme(k.scheme))
+	if k.port > 0 {
+		attrs = append(attrs, semconv.ServerPort(k.port))
+	}
+	if k.status > 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(k.status))
+	}
+	if k.errType != "" {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(k.errType))
+	}
+	p := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+	if o.npoint.Load() < maxPoints {
+		if _, loaded := o.points.LoadOrStore(k, p); !loaded {
+			o.npoint.Add(1)
+		}
+	}
+	return p
+}
+
 // StartRequest starts the request span.
 func (o *observer) StartRequest(req *http.Request, r sluice.RouteInfo) *http.Request {
-	ctx, _ := o.tracer.Start(req.Context(), "sluice "+o.route(r),
-		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(append(requestAttrs(req), attribute.String("sluice.route", o.route(r)))...))
+	ra := o.attrsOf(r)
+	host, port := hostPort(req.URL)
+	ctx, _ := o.tracer.Start(req.Context(), ra.spanName, o.startOf(startKey{ra, req.Method, host, port})...)
 	return req.WithContext(ctx)
 }
 
@@ -156,18 +225,10 @@ func (o *observer) StartRequest(req *http.Request, r sluice.RouteInfo) *http.Req
 func (o *observer) EndRequest(req *http.Request, r sluice.RouteInfo, resp *http.Response, err error, d time.Duration) {
 	ctx := req.Context()
 	span := trace.SpanFromContext(ctx)
-	outcome := outcomeOf(resp, err)
-	attrs := []attribute.KeyValue{attribute.String("sluice.route", o.route(r)), attribute.String("sluice.outcome", outcome)}
-	if resp != nil {
-		span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
-	}
-	if et := errorType(resp, err); et != "" {
-		span.SetAttributes(semconv.ErrorTypeKey.String(et))
-		span.SetStatus(codes.Error, statusDescription(resp, err))
-	}
-	span.End()
-	o.requests.Add(ctx, 1, metric.WithAttributes(attrs...))
-	o.reqDur.Record(ctx, d.Seconds(), metric.WithAttributes(attrs[0]))
+	ra := o.attrsOf(r)
+	o.endSpan(span, resp, err, errorType(resp, err))
+	o.requests.Add(ctx, 1, ra.outcome[outcomeOf(resp, err)]...)
+	o.reqDur.Record(ctx, d.Seconds(), ra.dur...)
 }
 
 // StartAttempt starts the attempt's CLIENT span and injects its trace
@@ -180,9 +241,14 @@ func (o *observer) StartAttempt(areq *http.Request, a sluice.AttemptInfo) *http.
 	if a.Resend > 0 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(a.Resend))
 	}
-	ctx, _ := o.tracer.Start(areq.Context(), methodName(areq.Method),
-		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	r := areq.Clone(ctx)
+	ctx, _ := o.tracer.Start(areq.Context(), methodName(areq.Method), clientKind, trace.WithAttributes(attrs...))
+	// A shallow copy with its own header map: the URL and body are
+	// shared, neither is modified.
+	r := areq.WithContext(ctx)
+	r.Header = areq.Header.Clone()
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
 	o.prop.Inject(ctx, propagation.HeaderCarrier(r.Header))
 	return r
 }
@@ -195,24 +261,19 @@ func (o *observer) EndAttempt(areq *http.Request, a sluice.AttemptInfo, resp *ht
 	}
 	ctx := areq.Context()
 	span := trace.SpanFromContext(ctx)
-	attrs := durationAttrs(areq)
+	host, port := hostPort(areq.URL)
+	k := pointKey{method: areq.Method, host: host, scheme: areq.URL.Scheme, port: port, errType: errorType(resp, err)}
 	if resp != nil {
-		attrs = append(attrs, semconv.HTTPResponseStatusCode(resp.StatusCode))
-		span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
+		k.status = resp.StatusCode
 	}
-	if et := errorType(resp, err); et != "" {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(et))
-		span.SetAttributes(semconv.ErrorTypeKey.String(et))
-		span.SetStatus(codes.Error, statusDescription(resp, err))
-	}
-	span.End()
-	o.attemptDur.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
+	o.endSpan(span, resp, err, k.errType)
+	o.attemptDur.Record(ctx, d.Seconds(), o.pointOf(k)...)
 }
 
 // Event adds a span event to the request span and counts what sluice's
 // meters count.
 func (o *observer) Event(ctx context.Context, e sluice.Event) {
-	route := attribute.String("sluice.route", o.route(e.Route))
+	route := o.attrsOf(e.Route).attr
 	attrs := make([]attribute.KeyValue, 0, 4)
 	if e.Reason != "" {
 		attrs = append(attrs, attribute.String("sluice.reason", e.Reason))
@@ -242,25 +303,83 @@ func (o *observer) Event(ctx context.Context, e sluice.Event) {
 	}
 }
 
+var (
+	internalKind = trace.WithSpanKind(trace.SpanKindInternal)
+	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
+)
+
+// startKey identifies the start options of a request span.
+type startKey struct {
+	ra           *routeAttrs
+	method, host string
+	port         int
+}
+
+// startOf returns the start options of a request span, made once per
+// route, method and server (up to maxPoints of them).
+func (o *observer) startOf(k startKey) []trace.SpanStartOption {
+	if p, ok := o.starts.Load(k); ok {
+		return p.([]trace.SpanStartOption)
+	}
+	attrs := append(methodAttrs(k.method), semconv.ServerAddress(k.host), semconv.ServerPort(k.port), k.ra.attr)
+	p := []trace.SpanStartOption{internalKind, trace.WithAttributes(attrs...)}
+	if o.nstart.Load() < maxPoints {
+		if _, loaded := o.starts.LoadOrStore(k, p); !loaded {
+			o.nstart.Add(1)
+		}
+	}
+	return p
+}
+
+// endKey identifies the attributes set when a span ends.
+type endKey struct {
+	status  int
+	errType string
+}
+
+// endSpan sets the status code and error.type of span and ends it.
+func (o *observer) endSpan(span trace.Span, resp *http.Response, err error, errType string) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
+	k := endKey{errType: errType}
+	if resp != nil {
+		k.status = resp.StatusCode
+	}
+	if errType != "" {
+		span.SetStatus(codes.Error, statusDescription(resp, err))
+	}
+	span.SetAttributes(o.endAttrs(k)...)
+	span.End()
+}
+
+// endAttrs returns the attributes of k; the SDK copies them, so one slice
+// per status and error type (a small set: sluice's errors and the status
+// codes seen) serves every span.
+func (o *observer) endAttrs(k endKey) []attribute.KeyValue {
+	if a, ok := o.ends.Load(k); ok {
+		return a.([]attribute.KeyValue)
+	}
+	var a []attribute.KeyValue
+	if k.status > 0 {
+		a = append(a, semconv.HTTPResponseStatusCode(k.status))
+	}
+	if k.errType != "" {
+		a = append(a, semconv.ErrorTypeKey.String(k.errType))
+	}
+	if k.status < 1000 && len(k.errType) < 40 {
+		o.ends.Store(k, a)
+	}
+	return a
+}
+
 // requestAttrs are the HTTP client span attributes known before sending.
 func requestAttrs(r *http.Request) []attribute.KeyValue {
 	attrs := make([]attribute.KeyValue, 0, 8)
 	attrs = append(attrs, methodAttrs(r.Method)...)
 	host, port := hostPort(r.URL)
 	attrs = append(attrs, semconv.ServerAddress(host), semconv.URLFull(FullURL(r.URL)))
-	if port > 0 {
-		attrs = append(attrs, semconv.ServerPort(port))
-	}
-	return attrs
-}
-
-// durationAttrs are http.client.request.duration's attributes known before
-// the response.
-func durationAttrs(r *http.Request) []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 6)
-	attrs = append(attrs, methodAttrs(r.Method)[0])
-	host, port := hostPort(r.URL)
-	attrs = append(attrs, semconv.ServerAddress(host), semconv.URLScheme(r.URL.Scheme))
 	if port > 0 {
 		attrs = append(attrs, semconv.ServerPort(port))
 	}
