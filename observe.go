@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -99,6 +100,38 @@ const (
 	WaitQuota         = "quota"
 	WaitConcurrency   = "concurrency"
 )
+
+// OutcomeSuccess is the outcome of a request answered with a status below
+// 400; the other outcomes are the failure kinds of RouteStats.Failures.
+const OutcomeSuccess = "success"
+
+// RequestOutcome classifies what RoundTrip returned, as Stats counts it:
+// OutcomeSuccess, or one of the failure kinds of RouteStats.Failures
+// ("status_4xx", "status_5xx", "retries_exhausted" for a failed response
+// sluice gave up retrying, "rate_limited", "circuit_open", "canceled",
+// "transport"). ctx is the request's context. Exporters use it so that
+// their outcome labels match Stats.
+func RequestOutcome(ctx context.Context, resp *http.Response, err error) string {
+	switch {
+	case err == nil && resp.StatusCode < 400:
+		return OutcomeSuccess
+	case err == nil && exhausted(resp):
+		return failExhausted
+	case err == nil && resp.StatusCode < 500:
+		return failStatus4xx
+	case err == nil:
+		return failStatus5xx
+	case errors.Is(err, ErrRateLimited):
+		return failRateLimited
+	case errors.Is(err, ErrCircuitOpen):
+		return failCircuitOpen
+	case errors.Is(err, ErrRetriesExhausted):
+		return failExhausted
+	case ctx.Err() != nil:
+		return failCanceled
+	}
+	return failTransport
+}
 
 // observers is the Transport's immutable list of Observers.
 type observers []Observer

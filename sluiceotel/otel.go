@@ -227,7 +227,7 @@ func (o *observer) EndRequest(req *http.Request, r sluice.RouteInfo, resp *http.
 	span := trace.SpanFromContext(ctx)
 	ra := o.attrsOf(r)
 	o.endSpan(span, resp, err, errorType(resp, err))
-	o.requests.Add(ctx, 1, ra.outcome[outcomeOf(resp, err)]...)
+	o.requests.Add(ctx, 1, ra.outcome[sluice.RequestOutcome(ctx, resp, err)]...)
 	o.reqDur.Record(ctx, d.Seconds(), ra.dur...)
 }
 
@@ -478,26 +478,4 @@ func statusDescription(resp *http.Response, err error) string {
 		return redact.Error(err).Error()
 	}
 	return resp.Status
-}
-
-// outcomeOf is the sluice.outcome attribute, the outcome label of
-// sluiceprom's sluice_requests_total.
-func outcomeOf(resp *http.Response, err error) string {
-	switch {
-	case err == nil && resp.StatusCode < 400:
-		return "success"
-	case err == nil && resp.StatusCode < 500:
-		return "status_4xx"
-	case err == nil:
-		return "status_5xx"
-	case errors.Is(err, sluice.ErrRateLimited):
-		return "rate_limited"
-	case errors.Is(err, sluice.ErrCircuitOpen):
-		return "circuit_open"
-	case errors.Is(err, sluice.ErrRetriesExhausted):
-		return "retries_exhausted"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "canceled"
-	}
-	return "transport"
 }

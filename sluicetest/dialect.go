@@ -47,6 +47,16 @@ const (
 	// DialectNginx throttles like nginx limit_req: 503 with an HTML body and
 	// no headers at all.
 	DialectNginx
+	// DialectStripe sends no quota headers and throttles with 429 and a JSON
+	// body whose error.code is "rate_limit" and no Retry-After (unless
+	// Options.RetryAfter). A POST with an Idempotency-Key is performed once:
+	// a repeat with the same parameters gets the stored response again with
+	// "Idempotent-Replayed: true" (counted in Stats.Replays, not in
+	// Duplicates), one with other parameters a 400 idempotency_error, and
+	// one while the first is still running a 409 idempotency_key_in_use.
+	// The response of a request whose answer was lost (Faults.LostRatio) is
+	// stored too, so that a retry with the same key recovers it.
+	DialectStripe
 )
 
 var dialectNames = [...]string{
@@ -58,6 +68,7 @@ var dialectNames = [...]string{
 	DialectIETF:           "ietf",
 	DialectShopify:        "shopify",
 	DialectNginx:          "nginx",
+	DialectStripe:         "stripe",
 }
 
 // ErrUnknownDialect is returned by ParseDialect for a name it does not know.

@@ -4,7 +4,10 @@
 // A Provider enforces a hidden limit (TokenBucket, FixedWindow or
 // LeakyBucket), reports it in a chosen Dialect the way a real provider does
 // (bare 429s, Retry-After in seconds or as a date, GitHub, OpenAI, the IETF
-// RateLimit fields, Shopify, nginx's 503), and injects Faults: 5xx errors,
+// RateLimit fields, Shopify, nginx's 503, Stripe with its Idempotency-Key
+// replays), can play GitHub's secondary limit (SecondaryLimit: too many
+// requests at once or too fast, in the 403 and 429 forms) and its ETag/304
+// conditional requests (Options.ETags), and injects Faults: 5xx errors,
 // latency, connection resets, hangs and lost responses, drawn from a seeded
 // sequence. It counts what it accepted and rejected, the most it accepted in
 // any window (MaxAccepted) and the non-idempotent requests it was made to

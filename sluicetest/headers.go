@@ -21,6 +21,10 @@ type decision struct {
 	tok      quota // the token limit, if hasTok
 	hasTok   bool
 	byTokens bool // rejected by the token limit rather than the request limit
+
+	secondary   bool        // refused by Options.Secondary; wait is its penalty left
+	notModified bool        // answered 304
+	idem        idemVerdict // DialectStripe keyed requests, accepted only
 }
 
 // setLimitHeaders sets the headers a dialect sends on every response,
@@ -100,6 +104,9 @@ func (p *Provider) throttle(h http.Header, d *decision) (status int, body []byte
 		ctype = "application/problem+json"
 		body = fmt.Appendf(nil, `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Request cannot be satisfied as assigned quota has been exceeded","status":%d,"violated-policies":[%q]}`,
 			status, p.resource("default"))
+	case DialectStripe:
+		ctype = "application/json"
+		body = []byte(stripeThrottle)
 	case DialectNginx:
 		ctype = "text/html"
 		text := http.StatusText(status)

@@ -40,6 +40,20 @@ type Options struct {
 	Resource string
 	// Faults are failures injected into some requests.
 	Faults Faults
+	// ETags gives the responses to GET and HEAD an ETag naming the
+	// resource's current version (see Provider.Touch), and answers a
+	// request whose If-None-Match names it with 304 Not Modified and no
+	// body. Such a 304 is charged like any request, unless FreeNotModified.
+	ETags bool
+	// FreeNotModified makes a 304 free, as GitHub's answers to authorized
+	// conditional requests are: it is neither charged nor refused by Limit
+	// and TokenLimit (its headers report their state untouched), and it is
+	// counted in Stats.NotModified instead of Stats.Accepted. It has no
+	// effect without ETags.
+	FreeNotModified bool
+	// Secondary is a GitHub-style secondary limit, refusing requests that
+	// come too many at once or too fast. Nil means none.
+	Secondary *SecondaryLimit
 	// Handler, when non-nil, writes the response to accepted requests,
 	// after the dialect's headers are set. Nil means a small JSON body
 	// echoing the method, the path, the request's cost and its number
@@ -57,8 +71,9 @@ type Options struct {
 }
 
 // Stats counts what a Provider did. Every request ends in exactly one of
-// Accepted, Rejected, Errors, Resets, Hangs, LostResponses or Canceled,
-// except those still in flight.
+// Accepted, Rejected, Errors, Resets, Hangs, LostResponses, Canceled or
+// (with Options.FreeNotModified) NotModified, except those still in
+// flight.
 type Stats struct {
 	// Requests is every request that reached the provider.
 	Requests int
@@ -66,8 +81,20 @@ type Stats struct {
 	// including LostResponses.
 	Accepted int
 	// Rejected is the requests throttled by a limit (429, or the dialect's
-	// status such as GitHub's 403 or nginx's 503). They are not charged.
+	// status such as GitHub's 403 or nginx's 503), including Secondary.
+	// They are not charged.
 	Rejected int
+	// Secondary is the Rejected requests refused by Options.Secondary: those
+	// that triggered it and those that came during its penalty.
+	Secondary int
+	// NotModified is the 304 answers to conditional requests (Options.ETags).
+	// They count in Accepted too, unless Options.FreeNotModified made them
+	// free.
+	NotModified int
+	// Replays is the accepted requests that DialectStripe answered with the
+	// stored response of an earlier request with the same Idempotency-Key,
+	// without performing them again. They are not Duplicates.
+	Replays int
 	// Errors is the injected 5xx responses (Faults.ErrorRatio).
 	Errors int
 	// Resets is the connections closed without a response
@@ -86,8 +113,9 @@ type Stats struct {
 	// Duplicates is the accepted requests that repeat an earlier accepted
 	// one: the same Idempotency-Key header, or, for POST and PATCH without
 	// that header, the same path and the same non-empty body. The provider
-	// does not deduplicate; it charges again, and counts it here, so a
-	// test can assert "no double charge" with Duplicates == 0.
+	// does not deduplicate (except DialectStripe's replays, see Replays);
+	// it performs the request again, and counts it here, so a test can
+	// assert "no double charge" with Duplicates == 0.
 	Duplicates int
 	// InFlight is the requests being served now.
 	InFlight int
@@ -107,13 +135,16 @@ type Provider struct {
 	once sync.Once     // guards close(done)
 
 	mu      sync.Mutex
-	epoch   time.Time    // guarded by mu; accept instants are offsets from it
-	req     bucket       // guarded by mu; Options.Limit
-	tok     bucket       // guarded by mu; Options.TokenLimit
-	rng     *rand.Rand   // guarded by mu; the fault sequence
-	stats   Stats        // guarded by mu
-	accepts timeRing     // guarded by mu
-	fps     fingerprints // guarded by mu
+	epoch   time.Time         // guarded by mu; accept instants are offsets from it
+	req     bucket            // guarded by mu; Options.Limit
+	tok     bucket            // guarded by mu; Options.TokenLimit
+	sec     secondary         // guarded by mu; Options.Secondary
+	idem    idemStore         // guarded by mu; DialectStripe's stored responses
+	etags   map[string]uint64 // guarded by mu; resource versions (Touch)
+	rng     *rand.Rand        // guarded by mu; the fault sequence
+	stats   Stats             // guarded by mu
+	accepts timeRing          // guarded by mu
+	fps     fingerprints      // guarded by mu
 }
 
 // wallClock is the default clock: wall time without its monotonic reading,
@@ -142,6 +173,9 @@ func (p *Provider) reset() {
 	p.epoch = p.now()
 	p.req = newBucket(p.opts.Limit)
 	p.tok = newBucket(p.opts.TokenLimit)
+	p.sec = newSecondary(p.opts.Secondary)
+	p.idem = newIdemStore(p.opts.MaxRecords)
+	p.etags = make(map[string]uint64)
 	p.rng = p.opts.Faults.newRand()
 	p.stats = Stats{InFlight: inFlight, MaxInFlight: inFlight}
 	p.accepts = newTimeRing(p.opts.MaxRecords)
@@ -228,35 +262,81 @@ func (p *Provider) countFault(f fault) {
 	p.stats.Faults++
 }
 
-// decide advances the limits to now, charges the request if both pass and
-// records it. It returns the verdict and, for accepted requests, their
+// ask is what decide needs to know about one request.
+type ask struct {
+	cost        int
+	fp          uint64 // the request's fingerprint, if hasFP
+	hasFP       bool
+	lost        bool     // its response will be dropped
+	notModified bool     // a conditional request naming the current ETag
+	idem        *idemAsk // DialectStripe: its Idempotency-Key, if any
+}
+
+// decide advances the limits to now, charges the request if they all pass
+// and records it. It returns the verdict and, for accepted requests, their
 // number.
-func (p *Provider) decide(now time.Time, cost int, fp uint64, hasFP bool, lost bool) (decision, int) {
+func (p *Provider) decide(now time.Time, a ask) (decision, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	d := decision{now: now, cost: cost, hasReq: !p.req.l.IsZero(), hasTok: !p.tok.l.IsZero()}
+	d := decision{now: now, cost: a.cost, hasReq: !p.req.l.IsZero(), hasTok: !p.tok.l.IsZero(), notModified: a.notModified}
 	p.req.advance(now)
 	p.tok.advance(now)
-	wr, wt := p.req.wait(1), p.tok.wait(cost)
-	if wr == 0 && wt == 0 {
-		p.req.take(1)
-		p.tok.take(cost)
+	inFlight := p.stats.InFlight
+	p.stats.InFlight--
+	if wait, refused := p.sec.check(now, inFlight); refused {
+		d.req, d.tok = p.req.snapshot(), p.tok.snapshot()
+		d.secondary, d.wait = true, wait
+		p.stats.Rejected++
+		p.stats.Secondary++
+		return d, 0
+	}
+	if a.notModified && p.opts.FreeNotModified {
+		d.req, d.tok = p.req.snapshot(), p.tok.snapshot()
 		d.accepted = true
+		p.stats.NotModified++
+		if a.lost {
+			p.countFault(faultLost)
+		}
+		return d, 0
+	}
+	wr, wt, ws := p.req.wait(1), p.tok.wait(a.cost), p.sec.wait()
+	if wr == 0 && wt == 0 && ws == 0 {
+		p.req.take(1)
+		p.tok.take(a.cost)
+		p.sec.take()
+		d.accepted = true
+	} else if ws > 0 && wr == 0 && wt == 0 {
+		d.req, d.tok = p.req.snapshot(), p.tok.snapshot()
+		d.secondary, d.wait = true, p.sec.trigger(now, ws)
+		p.stats.Rejected++
+		p.stats.Secondary++
+		return d, 0
 	} else {
 		d.wait, d.byTokens = max(wr, wt), wt > wr
 	}
 	d.req, d.tok = p.req.snapshot(), p.tok.snapshot()
-	p.stats.InFlight--
 	if !d.accepted {
 		p.stats.Rejected++
 		return d, 0
 	}
 	p.stats.Accepted++
-	if lost {
+	if a.notModified {
+		p.stats.NotModified++
+	}
+	if a.lost {
 		p.countFault(faultLost)
 	}
 	p.accepts.add(now.Sub(p.epoch))
-	if hasFP && p.fps.seen(fp) {
+	if a.idem != nil {
+		d.idem = p.idem.begin(a.idem)
+		if d.idem.kind == idemReplay {
+			p.stats.Replays++
+		}
+		if d.idem.kind != idemFresh {
+			return d, p.stats.Accepted // answered without performing it
+		}
+	}
+	if a.hasFP && p.fps.seen(a.fp) {
 		p.stats.Duplicates++
 	}
 	return d, p.stats.Accepted

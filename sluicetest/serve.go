@@ -103,33 +103,69 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) (abort bool) {
 		return false
 	}
 
-	cost := parseCost(r.Header.Get(CostHeader))
-	fp, hasFP := fingerprint(r)
-	d, n := p.decide(p.now(), cost, fp, hasFP, f == faultLost)
-	if d.accepted && f == faultLost {
-		return true
+	etag, notModified := p.conditional(r)
+	a := ask{cost: parseCost(r.Header.Get(CostHeader)), lost: f == faultLost, notModified: notModified}
+	a.idem = p.idempotent(r)
+	a.fp, a.hasFP = fingerprint(r)
+	d, n := p.decide(p.now(), a)
+	lost := d.accepted && f == faultLost
+	if lost {
+		// The request is performed (a Handler runs, DialectStripe stores its
+		// answer), but its response never reaches the client.
+		w = httptest.NewRecorder()
 	}
+	p.respond(w, r, &d, n, etag)
+	return lost
+}
+
+// respond writes the answer to a request the limits decided.
+func (p *Provider) respond(w http.ResponseWriter, r *http.Request, d *decision, n int, etag string) {
 	h := w.Header()
 	h.Set("Date", d.now.UTC().Format(http.TimeFormat))
-	p.setLimitHeaders(h, &d)
-	if !d.accepted {
-		status, body := p.throttle(h, &d)
+	p.setLimitHeaders(h, d)
+	switch {
+	case d.secondary:
+		status, body := p.secondaryRefusal(h, d)
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
-		return false
+		return
+	case !d.accepted:
+		status, body := p.throttle(h, d)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+		return
 	}
+	if etag != "" {
+		h.Set("Etag", etag)
+	}
+	if d.notModified {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	perform := func(w http.ResponseWriter, r *http.Request) { p.perform(w, r, d.cost, n) }
+	if d.idem.ask != nil {
+		p.serveIdem(w, r, d.idem, perform)
+		return
+	}
+	perform(w, r)
+}
+
+// perform writes the answer to an accepted request: the Handler's, or the
+// default echo.
+func (p *Provider) perform(w http.ResponseWriter, r *http.Request, cost, n int) {
 	if p.opts.Handler != nil {
 		p.opts.Handler.ServeHTTP(w, r)
-		return false
+		return
 	}
 	body, _ := json.Marshal(echo{Method: r.Method, Path: r.URL.Path, Cost: cost, N: n})
 	body = append(body, '\n')
+	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-	return false
 }
 
 // echo is the default body of an accepted response.
