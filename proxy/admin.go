@@ -154,3 +154,10 @@ func (h *Handler) metrics(w http.ResponseWriter, _ *http.Request) {
 	}
 	io.WriteString(w, b.String())
 }
+
+// InFlight returns the number of requests in flight (queued or sent).
+func (h *Handler) InFlight() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.inflight) + len(h.tunnels)/2
+}

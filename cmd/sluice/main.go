@@ -3,6 +3,7 @@
 //	sluice demo [flags]     run a workload against a simulated provider,
 //	                        through a plain http.Client and through sluice
 //	sluice check FILE       validate a configuration file
+//	sluice proxy -config F  run the egress gateway (see docs/proxy.md)
 //
 // Run "sluice demo -h" for the demo's flags.
 package main
@@ -13,8 +14,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/proxy"
 )
 
 func main() {
@@ -28,6 +31,8 @@ const usage = `usage:
   sluice demo [flags]   run a workload against a simulated rate-limited provider,
                         through a plain http.Client and through sluice
   sluice check FILE     validate a sluice configuration file
+  sluice proxy -config FILE
+                        run the egress gateway (base URL, HTTP_PROXY, CONNECT)
 `
 
 // run is the whole command; it returns the exit code.
@@ -39,12 +44,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
+	case "proxy":
+		return proxyCmd(ctx, args[1:], stdout, stderr)
 	case "check":
 		if len(args) != 2 {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		if _, err := sluice.LoadConfig(args[1]); err != nil {
+		if _, err := checkConfig(args[1]); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -57,4 +64,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
+}
+
+// checkConfig validates a configuration file: a plain sluice configuration,
+// or one with a proxy: section.
+func checkConfig(path string) (any, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if hasProxySection(data) {
+		return proxy.LoadFile(path)
+	}
+	return sluice.LoadConfig(path)
+}
+
+// hasProxySection reports whether a YAML document has a top-level proxy key.
+func hasProxySection(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "proxy:") {
+			return true
+		}
+	}
+	return false
 }
