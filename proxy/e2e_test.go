@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -179,6 +180,23 @@ func runWorkers(t *testing.T, bases [4]string, n int, start time.Time) []workerR
 	return res
 }
 
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // acceptClock records when the provider accepted its first and last
 // requests.
 type acceptClock struct {
@@ -230,7 +248,13 @@ func checkShare(t *testing.T, prov *sluicetest.Server, clock *acceptClock, res [
 	if st.Rejected != 0 {
 		t.Errorf("provider throttled %d requests; want 0", st.Rejected)
 	}
-	if used < 0.95 {
+	switch {
+	case raceEnabled:
+		// The race detector slows the proxy and the clients several fold
+		// on 2 shared cores; the share is asserted by the run without it
+		// (.ci/run runs these tests again without -race).
+		t.Logf("race detector on: quota share not asserted")
+	case used < 0.95:
 		t.Errorf("quota used %.1f%%, want >= 95%%", used*100)
 	}
 }
@@ -301,10 +325,17 @@ func TestFourWorkersTwoReplicas(t *testing.T) {
 	prov := sluicetest.NewServer(sluicetest.Options{Limit: sluicetest.TokenBucket(50, 10), Dialect: sluicetest.DialectIETF, Handler: clock.Handler()})
 	defer prov.Close()
 	pipe := sluice.Config{
-		Redis: &sluice.RedisConfig{Client: client, Prefix: prefix, ExpectedWorkers: 2},
+		Redis: &sluice.RedisConfig{Client: client, Prefix: prefix, ExpectedWorkers: 2, Timeout: 500 * time.Millisecond},
 		Routes: []sluice.Route{{Name: "api", Match: sluice.Match{Host: "127.0.0.1"},
 			Policy: sluice.Policy{Limits: []sluice.LimitConfig{{Rate: "49/s", Burst: 9, Shared: true}}}}},
 	}
+	var logs syncLog
+	pipe.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	defer func() {
+		if t.Failed() {
+			t.Logf("pipeline warnings:\n%s", logs.String())
+		}
+	}()
 	a := e2eProxy(t, prov.URL, pipe)
 	b := e2eProxy(t, prov.URL, pipe)
 	start := time.Now().Add(1500 * time.Millisecond)
