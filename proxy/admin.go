@@ -66,6 +66,7 @@ type statusDoc struct {
 	Routes  []statusRoute    `json:"routes"`
 	Buckets []statusBucket   `json:"buckets"`
 	Refused map[string]int64 `json:"refused"`
+	History []sample         `json:"history"`
 }
 
 func (h *Handler) waiting() int64 {
@@ -82,7 +83,7 @@ func (h *Handler) waiting() int64 {
 
 func (h *Handler) status() statusDoc {
 	st := h.tr.Stats()
-	d := statusDoc{Time: time.Now().UnixMilli(), Waiting: h.waiting(), Refused: h.Stats().Refused}
+	d := statusDoc{Time: time.Now().UnixMilli(), Waiting: h.waiting(), Refused: h.Stats().Refused, History: h.hist.snapshot()}
 	for _, r := range st.Routes {
 		sr := statusRoute{Name: r.Name, Attempts: r.Attempts, Throttles: r.Throttles, Breaker: r.Breaker}
 		if li, ok := h.limits[r.Name]; ok {

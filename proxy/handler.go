@@ -38,6 +38,7 @@ type Handler struct {
 	log       *slog.Logger
 	limits    map[string]limitInfo // route name -> first limit
 	stats     counters
+	hist      *history
 	draining  atomic.Bool
 
 	mu       sync.Mutex
@@ -130,6 +131,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("proxy: pipeline: %w", err)
 	}
 	h.tr = tr
+	h.startHistory(time.Second)
 	return h, nil
 }
 
@@ -209,6 +211,7 @@ func (h *Handler) Close() error {
 		c.Close()
 	}
 	h.mu.Unlock()
+	h.hist.close()
 	err := h.tr.Close()
 	h.base.CloseIdleConnections()
 	return err
