@@ -252,8 +252,20 @@ func (m sentMarker) RoundTrip(r *http.Request) (*http.Response, error) {
 	if s, ok := r.Context().Value(stateKey{}).(*reqState); ok {
 		s.sent.Store(true)
 	}
+	if _, ok := r.Header[consumerHeader]; ok {
+		r2 := *r
+		r2.Header = r.Header.Clone()
+		delete(r2.Header, consumerHeader)
+		r = &r2
+	}
 	return m.rt.RoundTrip(r)
 }
+
+// consumerHeader carries the consumer's name through the pipeline, so the
+// cache and coalescing keys (which fingerprint every credential-like
+// header) are per consumer even when the proxy injects one shared provider
+// credential. sentMarker removes it before the request leaves.
+const consumerHeader = "Sluice-Consumer-Credential"
 
 func (h *Handler) track(s *reqState) func() {
 	h.mu.Lock()

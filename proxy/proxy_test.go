@@ -450,3 +450,23 @@ func TestConnectTunnel(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestCacheNotSharedAcrossConsumers: with a cached route and one injected
+// provider credential, a response cached for one consumer is not served to
+// another; the consumer marker never reaches the provider.
+func TestCacheNotSharedAcrossConsumers(t *testing.T) {
+	r := newRig(t, func(c *Config, _ string) {
+		c.Pipeline.Routes[0].Cache = &sluice.CacheConfig{TTL: time.Minute}
+	})
+	bob := map[string]string{"Authorization": "Bearer " + bobToken}
+	e := decodeEcho(t, r.do("GET", "/prov/cached", alice, nil))
+	if e.Header.Get(consumerHeader) != "" {
+		t.Fatal("consumer marker sent upstream")
+	}
+	decodeEcho(t, r.do("GET", "/prov/cached", alice, nil))
+	decodeEcho(t, r.do("GET", "/prov/cached", bob, nil))
+	st, _ := r.h.Transport().Stats().Route("prov")
+	if st.Attempts != 2 || st.CacheHits != 1 {
+		t.Fatalf("attempts %d, cache hits %d; want 2 and 1 (alice hit once, bob not served alice's entry)", st.Attempts, st.CacheHits)
+	}
+}

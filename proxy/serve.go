@@ -239,6 +239,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, e *entry, u *url.
 		ctx = sluice.WithCost(ctx, cost)
 	}
 	out := r.Clone(ctx)
+	hdr[consumerHeader] = []string{e.consumer}
 	out.Header = hdr
 	if _, ok := hdr["User-Agent"]; !ok {
 		hdr["User-Agent"] = nil // no Go default
