@@ -109,7 +109,9 @@ func TestBatchLookups(t *testing.T) {
 		}
 		wg.Wait()
 		slices.Sort(lat)
-		added := func(p float64) time.Duration { return max(lat[int(p*float64(lookups-1))]-latency, 0).Round(100 * time.Microsecond) }
+		added := func(p float64) time.Duration {
+			return max(lat[int(p*float64(lookups-1))]-latency, 0).Round(100 * time.Microsecond)
+		}
 		t.Logf("%-22s requests %5d   added latency p50 %8v p99 %8v", name, api.sent.Load(), added(0.50), added(0.99))
 	}
 	run("one request per id", func(c *http.Client) loader {
