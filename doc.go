@@ -87,8 +87,21 @@
 //	rate_refused                         a wait would pass the deadline ("wait_ms", "reason")
 //	rate_limited                         the provider throttled an attempt ("status")
 //	route_paused                         the route pauses for the provider ("pause_ms")
-//	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "cause")
+//	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "class", "cause")
 //	retries_exhausted                    no further attempt ("attempts", "reason", "cause")
+//	bucket_learned, bucket_paused,       the quota learned from the provider's headers: a bucket
+//	bucket_resumed, bucket_paced,        seen, paused until its reset, resumed, paced ("pace"),
+//	adaptive_rate                        the rate found from bare 429s ("host", "bucket"; no "url")
 //
 // [Transport.Stats] returns the counters per route.
+//
+// # Metrics and traces
+//
+// [Transport.AddObserver] plugs an [Observer] into the Transport: it sees
+// every request and every attempt start and end, and the events above as
+// typed [Event] values (with one rate_wait per gate waited at). The
+// Prometheus exporter (module github.com/sluicehq/sluice/sluiceprom) and
+// the OpenTelemetry one (github.com/sluicehq/sluice/sluiceotel) are
+// Observers, each in its own module so that this one depends on neither.
+// With no Observer the hook costs one atomic load and no allocation.
 package sluice

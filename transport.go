@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/httpcache"
 	"github.com/sluicehq/sluice/quota"
@@ -30,6 +32,8 @@ type Transport struct {
 	lb       *limitBuilder
 	ownRedis io.Closer // the Redis client the Transport made, or nil
 	closed   atomic.Bool
+	obs      atomic.Pointer[observers] // nil until AddObserver (observe.go)
+	obsMu    sync.Mutex                // serialises AddObserver
 }
 
 // NewTransport builds a Transport from cfg, sending through base; nil base
@@ -140,10 +144,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		info = &requestInfo{}
 		req = req.WithContext(context.WithValue(req.Context(), infoKey{}, info))
 	}
+	op := t.obs.Load() // observe.go
+	var start time.Time
+	if op != nil {
+		start = time.Now()
+		req = op.startRequest(req, rt)
+	}
 	resp, err := t.serve(req, rt, host)
 	t.count(req.Context(), rt, resp, err)
 	if info != nil {
 		recordOutcome(req.Context(), info, resp)
+	}
+	if op != nil {
+		op.endRequest(req, rt, resp, err, time.Since(start))
 	}
 	return resp, err
 }
@@ -253,25 +266,10 @@ func errOrStatus(resp *http.Response, err error) string {
 
 // count records the outcome of one RoundTrip.
 func (t *Transport) count(ctx context.Context, rt *route, resp *http.Response, err error) {
-	switch {
-	case err == nil && resp.StatusCode < 400:
+	if k := RequestOutcome(ctx, resp, err); k == OutcomeSuccess {
 		rt.stats.successes.Add(1)
-	case err == nil && exhausted(resp):
-		rt.stats.fail(failExhausted)
-	case err == nil && resp.StatusCode < 500:
-		rt.stats.fail(failStatus4xx)
-	case err == nil:
-		rt.stats.fail(failStatus5xx)
-	case errors.Is(err, ErrRateLimited):
-		rt.stats.fail(failRateLimited)
-	case errors.Is(err, ErrCircuitOpen):
-		rt.stats.fail(failCircuitOpen)
-	case errors.Is(err, ErrRetriesExhausted):
-		rt.stats.fail(failExhausted)
-	case ctx.Err() != nil:
-		rt.stats.fail(failCanceled)
-	default:
-		rt.stats.fail(failTransport)
+	} else {
+		rt.stats.fail(k)
 	}
 }
 
