@@ -93,7 +93,7 @@ func (h *Handler) status() statusDoc {
 	}
 	for _, b := range st.Buckets {
 		d.Buckets = append(d.Buckets, statusBucket{Host: b.Host, Bucket: b.Bucket, Limit: finite(b.Limit),
-			Remaining: finite(b.Remaining), Pace: finite(b.Pace)})
+			Remaining: remaining(b.Remaining), Pace: finite(b.Pace)})
 	}
 	return d
 }
@@ -151,7 +151,7 @@ func (h *Handler) metrics(w http.ResponseWriter, _ *http.Request) {
 	}
 	family("sluice_quota_remaining", "gauge", "Learned remaining quota (-1 unknown).")
 	for _, q := range st.Buckets {
-		fmt.Fprintf(&b, "sluice_quota_remaining{host=%q,bucket=%q} %g\n", q.Host, q.Bucket, finite(q.Remaining))
+		fmt.Fprintf(&b, "sluice_quota_remaining{host=%q,bucket=%q} %g\n", q.Host, q.Bucket, remaining(q.Remaining))
 	}
 	io.WriteString(w, b.String())
 }
@@ -161,4 +161,12 @@ func (h *Handler) InFlight() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.inflight) + len(h.tunnels)/2
+}
+
+// remaining is a learned remaining count, -1 when unknown (negative).
+func remaining(n int64) float64 {
+	if n < 0 {
+		return -1
+	}
+	return float64(n)
 }
