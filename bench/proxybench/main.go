@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"sync"
@@ -133,10 +134,14 @@ http { access_log off; client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastc
 		if cpuProfile != "" && tg.name == "sluice proxy" {
 			f, _ := os.Create(cpuProfile)
 			pprof.StartCPUProfile(f)
+			runtime.SetBlockProfileRate(10000)
 		}
 		peak := closedLoop(tg.url, conns, dur)
 		if cpuProfile != "" && tg.name == "sluice proxy" {
 			pprof.StopCPUProfile()
+			bf, _ := os.Create(cpuProfile + ".block")
+			pprof.Lookup("block").WriteTo(bf, 0)
+			bf.Close()
 		}
 		if i == 0 {
 			base = [2]time.Duration{p50, p99}
