@@ -278,6 +278,22 @@ func (ck *checker) redisConfig(r *RedisConfig) {
 	if r.Addr != "" && !strings.Contains(r.Addr, ":") {
 		ck.add("redis.addr", "%q must be host:port", r.Addr)
 	}
+	switch r.Mode {
+	case "", "single", "cluster", "sentinel":
+	default:
+		ck.add("redis.mode", "%q must be single, cluster or sentinel", r.Mode)
+	}
+	switch {
+	case r.Mode == "" && r.MasterName == "" && len(r.Addrs) > 1:
+		ck.add("redis.mode", "several addrs need mode: cluster (seed nodes) or mode: sentinel (with master_name)")
+	case r.Mode == "sentinel" && r.MasterName == "":
+		ck.add("redis.master_name", "mode sentinel needs the master's name")
+	case r.MasterName != "" && (r.Mode == "single" || r.Mode == "cluster"):
+		ck.add("redis.master_name", "is only for mode sentinel, not %s", r.Mode)
+	}
+	if t := r.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+		ck.add("redis.tls", "cert_file and key_file go together; set both or neither")
+	}
 	switch r.OnFailure {
 	case "", "local", "deny", "allow":
 	default:
