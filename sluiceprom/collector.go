@@ -26,9 +26,9 @@ type Options struct {
 	// Nil means prometheus.DefBuckets.
 	DurationBuckets []float64
 	// PerHostDefaults labels the requests that matched no route
-	// "default:<host>", one series per host (a Transport keeps at most
-	// 1024 hosts per route), instead of one "default" series. Leave it
-	// off when the hosts are not a small known set.
+	// "default:<host>", one series per host ever seen, instead of one
+	// "default" series. Leave it off unless the hosts are a small known
+	// set: the series are never dropped.
 	PerHostDefaults bool
 }
 
