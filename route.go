@@ -262,11 +262,10 @@ func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimi
 }
 
 func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
-	r, err := limit.ParseRate(l.Rate)
+	r, err := rateOf(l.LimitConfig)
 	if err != nil {
 		return nil, err
 	}
-	r.Burst = l.Burst
 	if !l.Shared {
 		if l.Strict {
 			return limit.NewWindow(r)

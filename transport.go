@@ -45,18 +45,7 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
-	q := cfg.Quota
-	tracker, err := quota.NewTracker(quota.TrackerOptions{
-		Logger:        t.log,
-		MaxBuckets:    q.MaxBuckets,
-		BurstFraction: q.BurstFraction,
-		Adaptive: quota.AdaptiveOptions{
-			Disabled:    q.Adaptive.Disabled,
-			InitialRate: q.Adaptive.InitialRate,
-			MinRate:     q.Adaptive.MinRate,
-			MaxRate:     q.Adaptive.MaxRate,
-		},
-	})
+	tracker, err := quota.NewTracker(trackerOptions(cfg.Quota, t.log))
 	if err != nil {
 		return nil, fmt.Errorf("sluice: quota: %w", err)
 	}
