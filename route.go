@@ -147,12 +147,14 @@ func newRoute(name string, m Match, pol policy, log *slog.Logger, lb *limitBuild
 			shared = append(shared, l)
 		}
 	}
-	if r.limits, err = lb.limits(name, shared); err != nil {
+	// A pause read from Redis is bounded like the route's own pause.
+	maxPause := pol.retry.MaxRetryAfter
+	if r.limits, err = lb.limits(name, shared, maxPause); err != nil {
 		return nil, err
 	}
 	if len(perHost) > 0 {
 		r.hostLim = newHostMap(func(string) (limitPair, error) {
-			p, err := lb.limits(name, perHost)
+			p, err := lb.limits(name, perHost, maxPause)
 			p.shared = &r.limits
 			return p, err
 		})
@@ -214,7 +216,8 @@ type limitBuilder struct {
 
 // limits makes the limiters of one route (or one host of it). Each limit
 // keeps its index in the route's list, so that its Redis key is stable.
-func (lb *limitBuilder) limits(route string, ls []LimitConfig) (limitPair, error) {
+// Redis limits honour a shared pause for at most maxPause.
+func (lb *limitBuilder) limits(route string, ls []LimitConfig, maxPause time.Duration) (limitPair, error) {
 	var reqs, costs []indexed
 	for i, l := range ls {
 		if l.Weighted {
@@ -225,10 +228,10 @@ func (lb *limitBuilder) limits(route string, ls []LimitConfig) (limitPair, error
 	}
 	var p limitPair
 	var err error
-	if p.requests, err = lb.limiter(route, reqs, &p.redis); err != nil {
+	if p.requests, err = lb.limiter(route, reqs, maxPause, &p.redis); err != nil {
 		return p, err
 	}
-	p.cost, err = lb.limiter(route, costs, &p.redis)
+	p.cost, err = lb.limiter(route, costs, maxPause, &p.redis)
 	return p, err
 }
 
@@ -240,13 +243,13 @@ type indexed struct {
 // limiter makes one limiter that takes from every limit at once, or nil
 // for none.
 // The Redis limiters made are appended to remote.
-func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimit.Limiter) (limit.Limiter, error) {
+func (lb *limitBuilder) limiter(route string, ls []indexed, maxPause time.Duration, remote *[]*redislimit.Limiter) (limit.Limiter, error) {
 	if len(ls) == 0 {
 		return nil, nil
 	}
 	parts := make([]limit.Limiter, 0, len(ls))
 	for _, l := range ls {
-		lim, err := lb.one(route, l)
+		lim, err := lb.one(route, l, maxPause)
 		if err != nil {
 			return nil, fmt.Errorf("limits[%d]: %w", l.i, err)
 		}
@@ -261,7 +264,7 @@ func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimi
 	return limit.NewMulti(parts...)
 }
 
-func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
+func (lb *limitBuilder) one(route string, l indexed, maxPause time.Duration) (limit.Limiter, error) {
 	r, err := rateOf(l.LimitConfig)
 	if err != nil {
 		return nil, err
@@ -276,12 +279,14 @@ func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
 		return nil, errors.New("a shared limit needs a redis section")
 	}
 	name := fmt.Sprintf("route/%s/%d", route, l.i)
+	opts := lb.opts
+	opts.MaxPause = maxPause
 	var rl *redislimit.Limiter
 	if l.Strict {
 		r.Burst = 0
-		rl, err = redislimit.NewWindow(lb.redis, name, []limit.Rate{r}, lb.opts)
+		rl, err = redislimit.NewWindow(lb.redis, name, []limit.Rate{r}, opts)
 	} else {
-		rl, err = redislimit.NewBucket(lb.redis, name, r, lb.opts)
+		rl, err = redislimit.NewBucket(lb.redis, name, r, opts)
 	}
 	if err != nil {
 		return nil, err

@@ -106,6 +106,9 @@ func (l *Limiter) PauseUntil(ctx context.Context, t time.Time) error {
 	if d <= 0 {
 		return nil
 	}
+	if d > l.opts.MaxPause {
+		d, t = l.opts.MaxPause, now.Add(l.opts.MaxPause)
+	}
 	for {
 		cur := l.pausedUntil.Load()
 		if cur >= t.UnixNano() || l.pausedUntil.CompareAndSwap(cur, t.UnixNano()) {
@@ -190,10 +193,10 @@ func (l *Limiter) decide(ctx context.Context, n, want, maxWait int64) (decision,
 	var args []any
 	switch l.kind {
 	case kindBucket:
-		args = []any{cfg.args[0], cfg.args[1], n, want, mw}
+		args = []any{cfg.args[0], cfg.args[1], n, want, mw, l.maxPause}
 	case kindWindow:
-		args = make([]any, 0, 2+len(cfg.args))
-		args = append(args, n, mw)
+		args = make([]any, 0, 3+len(cfg.args))
+		args = append(args, n, mw, l.maxPause)
 		args = append(args, cfg.args...)
 	}
 	s := gcraScript

@@ -20,6 +20,8 @@ const (
 	DefaultPrefix        = "sluice"
 	DefaultTimeout       = 50 * time.Millisecond
 	DefaultProbeInterval = time.Second
+	// DefaultMaxPause bounds a shared pause when Options.MaxPause is 0.
+	DefaultMaxPause = time.Hour
 )
 
 // Options configure a Limiter. The zero Options are valid: prefix "sluice",
@@ -60,6 +62,11 @@ type Options struct {
 	// Logger receives one warning when the failure policy engages and one
 	// message when Redis answers again. Nil means slog.Default().
 	Logger *slog.Logger
+	// MaxPause bounds a shared pause: PauseUntil pauses at most this long,
+	// and a pause key read from Redis that ends later (set by another
+	// process, or left there) counts as ending MaxPause from now. Zero
+	// means DefaultMaxPause (one hour).
+	MaxPause time.Duration
 }
 
 // kind is the algorithm a Limiter runs.
@@ -80,7 +87,8 @@ type Limiter struct {
 	keys     []string // bucket: tat, pause; window: log, meta, pause
 	pauseKey []string
 	opts     Options
-	guard    bool // the client ignores context deadlines: run calls in a goroutine
+	guard    bool   // the client ignores context deadlines: run calls in a goroutine
+	maxPause string // Options.MaxPause in whole microseconds, a script argument
 	log      *slog.Logger
 	fallback limit.Limiter
 	// fallbackParts are the fallback's bucket or windows, in the order of
@@ -200,6 +208,12 @@ func newLimiter(client redis.UniversalClient, name string, k kind, rates []limit
 	if opts.Lease < 0 {
 		return nil, fmt.Errorf("redislimit: lease %d must not be negative", opts.Lease)
 	}
+	switch {
+	case opts.MaxPause < 0:
+		return nil, fmt.Errorf("redislimit: max pause %v must not be negative", opts.MaxPause)
+	case opts.MaxPause == 0:
+		opts.MaxPause = DefaultMaxPause
+	}
 	if opts.LeaseTTL < 0 {
 		return nil, fmt.Errorf("redislimit: lease TTL %v must not be negative", opts.LeaseTTL)
 	}
@@ -207,13 +221,14 @@ func newLimiter(client redis.UniversalClient, name string, k kind, rates []limit
 		return nil, err
 	}
 	l := &Limiter{
-		client: client,
-		name:   name,
-		kind:   k,
-		opts:   opts,
-		guard:  !honoursContext(client),
-		log:    opts.Logger,
-		clock:  time.Now,
+		client:   client,
+		name:     name,
+		kind:     k,
+		opts:     opts,
+		guard:    !honoursContext(client),
+		maxPause: micros(opts.MaxPause),
+		log:      opts.Logger,
+		clock:    time.Now,
 	}
 	l.cfg.Store(newRateCfg(k, rates))
 	if l.log == nil {
