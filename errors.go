@@ -41,6 +41,14 @@ type RateLimitError struct {
 
 // Error implements error.
 func (e *RateLimitError) Error() string {
+	if e.Wait <= 0 {
+		// Not a wait refused for the deadline: a cost above the burst, or
+		// Redis unavailable under on_failure: deny.
+		if e.Err != nil {
+			return fmt.Sprintf("sluice: route %s: rate limited (%s): %v", e.Route, e.Reason, e.Err)
+		}
+		return fmt.Sprintf("sluice: route %s: rate limited (%s)", e.Route, e.Reason)
+	}
 	return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, past the request's deadline",
 		e.Route, e.Reason, e.Wait.Round(time.Millisecond))
 }

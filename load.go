@@ -140,6 +140,11 @@ func (ck *checker) policy(p string, pol Policy) {
 			ck.add(lp+".shared", "needs a redis section to keep the limit in")
 		}
 	}
+	for i, h := range pol.CredentialHeaders {
+		if h == "" || strings.ContainsAny(h, " \t:\r\n") {
+			ck.add(fmt.Sprintf("%s.credential_headers[%d]", p, i), "%q is not a header name", h)
+		}
+	}
 	if pol.Cost < 0 {
 		ck.add(p+".cost", "%d must not be negative", pol.Cost)
 	}

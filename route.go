@@ -32,6 +32,7 @@ type policy struct {
 	coalesce    bool
 	quota       bool // learn and pace to the provider's quota
 	dialect     quota.Dialect
+	credentials []string // more credential headers for the cache and coalescing keys
 }
 
 // resolve merges p over the defaults d.
@@ -63,6 +64,9 @@ func resolve(p, d Policy) Policy {
 	if p.Quota == nil {
 		p.Quota = d.Quota
 	}
+	if p.CredentialHeaders == nil {
+		p.CredentialHeaders = d.CredentialHeaders
+	}
 	return p
 }
 
@@ -76,7 +80,7 @@ var jitterKinds = map[string]retry.Jitter{
 
 // compilePolicy applies the documented defaults to a resolved Policy.
 func compilePolicy(p Policy) policy {
-	c := policy{limits: p.Limits, cost: max(p.Cost, 1), timeout: p.Timeout}
+	c := policy{limits: p.Limits, cost: max(p.Cost, 1), timeout: p.Timeout, credentials: p.CredentialHeaders}
 	rc := RetryConfig{}
 	if p.Retry != nil {
 		rc = *p.Retry

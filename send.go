@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/circuit"
+	"github.com/sluicehq/sluice/internal/redact"
 	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/limit/redislimit"
 	"github.com/sluicehq/sluice/quota"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -332,6 +334,9 @@ func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, re
 	if resp != nil {
 		err = statusError(resp)
 	}
+	// A base transport's error may quote the URL, credentials included;
+	// the redacted error still matches what err matched.
+	err = redact.Error(err)
 	a.t.event(ctx, slog.LevelWarn, "retries_exhausted", a.rt, a.req,
 		slog.Int("attempts", a.n), slog.String("reason", reason), slog.String("cause", err.Error()))
 	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: err}
@@ -415,6 +420,11 @@ func (t *Transport) waitLimit(ctx context.Context, rt *route, req *http.Request,
 	}
 	if errors.Is(err, limit.ErrCostExceedsBurst) {
 		return &RateLimitError{Route: rt.name, Reason: "cost exceeds burst", Err: err}
+	}
+	if errors.Is(err, redislimit.ErrUnavailable) {
+		// on_failure: deny refuses while Redis cannot decide.
+		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.String("reason", "redis unavailable"))
+		return &RateLimitError{Route: rt.name, Reason: "redis unavailable, on_failure: deny", Err: err}
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicehq/sluice/httpcache"
+	"github.com/sluicehq/sluice/internal/redact"
 	"github.com/sluicehq/sluice/quota"
 )
 
@@ -129,7 +130,7 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 	cacheable := t.cache != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req)
 	var key string
 	if cacheable {
-		key = httpcache.Key(req, rt.pol.cache.Vary)
+		key = httpcache.KeyWithCredentials(req, rt.pol.cache.Vary, rt.pol.credentials)
 		if e, fresh, ok := t.cache.Get(key); ok && fresh {
 			rt.stats.cacheHits.Add(1)
 			t.event(ctx, slog.LevelDebug, "cache_hit", rt, req)
@@ -210,9 +211,12 @@ func failed(resp *http.Response, err error) bool {
 	return resp.StatusCode >= 500
 }
 
+// errOrStatus describes an outcome for a log line: the error with every URL
+// in it redacted (a base transport's *url.Error quotes the request's URL),
+// or the status.
 func errOrStatus(resp *http.Response, err error) string {
 	if err != nil {
-		return err.Error()
+		return redact.Error(err).Error()
 	}
 	return resp.Status
 }
