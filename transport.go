@@ -157,12 +157,9 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 	}
 	var resp *http.Response
 	var err error
-	if rt.pol.coalesce && req.Method == http.MethodGet && (req.Body == nil || req.Body == http.NoBody) {
-		if key == "" {
-			key = httpcache.Key(req, nil)
-		}
+	if ckey := coalesceKey(req, &rt.pol); ckey != "" {
 		var shared bool
-		resp, shared, err = rt.group.Do(ctx, key, func(gctx context.Context) (*http.Response, error) {
+		resp, shared, err = rt.group.Do(ctx, ckey, func(gctx context.Context) (*http.Response, error) {
 			// The shared call keeps the first caller's values (priority)
 			// but not its cancellation; it keeps its deadline, so limits
 			// and retries still refuse waits that would pass it.
@@ -180,6 +177,12 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 			resp.Body = &releaseBody{ReadCloser: resp.Body, release: cancel}
 			return resp, nil
 		})
+		if shared && err != nil && ctx.Err() == nil && byLeaderDeadline(err) {
+			// The shared call failed for its first caller's deadline, not
+			// for this caller's: make the call on this caller's context.
+			resp, err, shared = nil, nil, false
+			resp, err = send(ctx)
+		}
 		if resp != nil {
 			resp.Request = req
 		}
@@ -201,6 +204,48 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 		}
 	}
 	return resp, err
+}
+
+// coalesceKey returns the key under which req may share one upstream call
+// with identical concurrent requests, or "" when it must not share: the
+// route does not coalesce, req is not a GET without a body, or it asks for a
+// Range (partial responses differ by range). The key is the URL, the
+// credentials (secret headers, query parameters, user info and the route's
+// credential_headers, as a fingerprint) and every other request header
+// except per-request trace and correlation ids, so that requests differing
+// in Accept, a conditional header or an API-version header never share a
+// response.
+func coalesceKey(req *http.Request, pol *policy) string {
+	if !pol.coalesce || req.Method != http.MethodGet || (req.Body != nil && req.Body != http.NoBody) {
+		return ""
+	}
+	if _, ok := req.Header["Range"]; ok {
+		return ""
+	}
+	vary := make([]string, 0, len(req.Header))
+	for name := range req.Header {
+		if !perRequestHeaders[http.CanonicalHeaderKey(name)] {
+			vary = append(vary, name)
+		}
+	}
+	return httpcache.KeyWithCredentials(req, vary, pol.credentials)
+}
+
+// perRequestHeaders are headers that differ between otherwise identical
+// requests without changing the response: coalescing ignores them.
+var perRequestHeaders = map[string]bool{
+	"Traceparent": true, "Tracestate": true, "Baggage": true, "Sentry-Trace": true,
+	"X-Request-Id": true, "X-Correlation-Id": true, "X-Amzn-Trace-Id": true, "X-B3-Traceid": true,
+	"X-B3-Spanid": true, "X-B3-Parentspanid": true, "X-B3-Sampled": true, "X-Cloud-Trace-Context": true,
+}
+
+// byLeaderDeadline reports whether a shared call's error may come from the
+// deadline of the caller that started it: the deadline passed, or a wait
+// was refused or a retry given up because it would pass it.
+func byLeaderDeadline(err error) bool {
+	var re *RetryError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrRateLimited) ||
+		(errors.As(err, &re) && re.Reason == "deadline")
 }
 
 // failed reports whether an outcome should be replaced by a stale entry.
