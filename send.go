@@ -32,8 +32,30 @@ func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Respo
 		closeBody(req)
 		return nil, err
 	}
-	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost)}
+	wctx, stop := t.waitContext(ctx)
+	defer stop()
+	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost), wctx: wctx}
 	return a.run(ctx)
+}
+
+// waitContext returns a context for the waits of a request (limits, the
+// provider's pause and quota, the concurrency cap, retry backoff): ctx,
+// also canceled with cause ErrClosed when the Transport is closed. The
+// request itself is sent on ctx, so requests on the wire finish after
+// Close. stop releases it.
+func (t *Transport) waitContext(ctx context.Context) (context.Context, func()) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	stopAfter := context.AfterFunc(t.closing, func() { cancel(ErrClosed) })
+	return wctx, func() { stopAfter(); cancel(nil) }
+}
+
+// closedErr returns ErrClosed when err ended a wait because the Transport
+// was closed, else err.
+func (a *attempt) closedErr(err error) error {
+	if err != nil && a.t.closed.Load() && context.Cause(a.wctx) == ErrClosed {
+		return ErrClosed
+	}
+	return err
 }
 
 // attempt holds the state of one request across its attempts.
@@ -44,8 +66,9 @@ type attempt struct {
 	brk   *circuit.Breaker
 	lim   *limitPair
 	cost  int64
-	n     int           // attempts made
-	delay time.Duration // last backoff, for decorrelated jitter
+	wctx  context.Context // the request's context, also ended by Close: for waits
+	n     int             // attempts made
+	delay time.Duration   // last backoff, for decorrelated jitter
 
 	// serverWait is the wait the last response asked for, if it asked
 	// (hasServerWait).
@@ -74,8 +97,8 @@ func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 			slog.Int("attempt", a.n), slog.Int64("wait_ms", wait.Milliseconds()),
 			slog.String("cause", errOrStatus(resp, err)))
 		if wait > 0 {
-			if err := sleep(ctx, wait); err != nil {
-				return nil, err
+			if err := sleep(a.wctx, wait); err != nil {
+				return nil, a.closedErr(err)
 			}
 		}
 	}
@@ -88,10 +111,14 @@ const classDone retry.Class = -1
 // A final outcome comes back with classDone; a retryable one with its class
 // and the response or error (the response body still open).
 func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error) {
-	g, err := a.admit(ctx)
+	g, err := a.admit(a.wctx)
+	if err == nil && a.t.closed.Load() {
+		g.abandon() // nothing is sent after Close
+		err = ErrClosed
+	}
 	if err != nil {
 		closeBody(a.req)
-		return nil, classDone, err
+		return nil, classDone, a.closedErr(err)
 	}
 	areq, cancel, err := a.prepare(ctx)
 	if err != nil {

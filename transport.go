@@ -30,6 +30,9 @@ type Transport struct {
 	lb       *limitBuilder
 	ownRedis io.Closer // the Redis client the Transport made, or nil
 	closed   atomic.Bool
+	// closing is canceled by Close, ending the waits of queued requests.
+	closing  context.Context
+	closeNow context.CancelFunc
 }
 
 // NewTransport builds a Transport from cfg, sending through base; nil base
@@ -43,6 +46,7 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 		base = http.DefaultTransport
 	}
 	t := &Transport{base: base, log: cfg.Logger}
+	t.closing, t.closeNow = context.WithCancel(context.Background())
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -316,13 +320,17 @@ func (r *route) snapshot() RouteStats {
 	return s
 }
 
-// Close makes further requests fail with ErrClosed and closes the idle
-// connections of the base transport. Requests in flight finish. Close
-// starts no goroutine and leaves none behind.
+// Close makes further requests fail with ErrClosed, ends the waits of
+// queued requests (rate limits, a provider's pause, quota, the concurrency
+// cap, retry backoff) with ErrClosed, and closes the idle connections of the
+// base transport. Nothing is sent after Close; requests already on the wire
+// finish (and are not retried). Close starts no goroutine and leaves none
+// behind.
 func (t *Transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
+	t.closeNow() // requests waiting on limits, pauses or backoff end with ErrClosed
 	t.CloseIdleConnections()
 	t.lb.close()
 	if t.ownRedis != nil {
