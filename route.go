@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -301,14 +302,34 @@ func (lb *limitBuilder) one(route string, l indexed, maxPause time.Duration) (li
 	return rl, nil
 }
 
-// close waits for the Redis calls of every Redis limiter made.
+// close waits for the Redis calls of every Redis limiter made that outlived
+// their timeout (only clients without context timeouts have such calls, run
+// in a goroutine), for at most closeWait in all: a caller-supplied client
+// with no timeouts of its own may hold a call for seconds.
 func (lb *limitBuilder) close() {
 	lb.mu.Lock()
 	ls := lb.closed
 	lb.mu.Unlock()
-	for _, l := range ls {
-		_ = l.Close()
+	if len(ls) == 0 {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), lb.closeWait())
+	defer cancel()
+	for _, l := range ls {
+		if l.CloseContext(ctx) != nil {
+			return
+		}
+	}
+}
+
+// closeWait is how long Close waits for Redis calls: twice the call
+// timeout, at least 100ms.
+func (lb *limitBuilder) closeWait() time.Duration {
+	t := lb.opts.Timeout
+	if t <= 0 {
+		t = redislimit.DefaultTimeout
+	}
+	return max(2*t, 100*time.Millisecond)
 }
 
 // limitsFor returns the limits for a request to host.
