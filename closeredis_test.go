@@ -44,7 +44,7 @@ func TestCloseBoundedWithStuckRedisClient(t *testing.T) {
 		mu.Unlock()
 	})
 	tr, err := NewTransport(Config{
-		Redis: &RedisConfig{Client: client, Timeout: 20 * time.Millisecond, OnFailure: "allow"},
+		Redis:  &RedisConfig{Client: client, Timeout: 20 * time.Millisecond, OnFailure: "allow"},
 		Routes: []Route{{Name: "api", Policy: Policy{Limits: []LimitConfig{{Rate: "100/s", Shared: true}}}}},
 	}, roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
