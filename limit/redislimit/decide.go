@@ -160,6 +160,9 @@ func (l *Limiter) SetRate(ctx context.Context, r limit.Rate) error {
 	rates[i] = r
 	l.cfg.Store(newRateCfg(l.kind, rates))
 	l.denied.Store(nil) // computed at the old rate
+	l.handover.mu.Lock()
+	l.handover.horizon = horizonOf(l.kind, rates)
+	l.handover.mu.Unlock()
 	l.mu.Unlock()
 	if l.fallbackParts == nil {
 		return nil
@@ -272,7 +275,11 @@ func (l *Limiter) allowFailed(ctx context.Context, n int64, err error) (limit.Re
 	if l.fallback == nil {
 		return limit.Result{}, unavailable(err)
 	}
-	return l.fallback.Allow(ctx, n)
+	r, ferr := l.fallback.Allow(ctx, n)
+	if ferr == nil && r.Allowed {
+		l.recordFallback(l.now(), n)
+	}
+	return r, ferr
 }
 
 // reserveFailed decides Reserve by the failure policy.
@@ -290,5 +297,9 @@ func (l *Limiter) reserveFailed(ctx context.Context, n int64, err error) (*limit
 	if l.fallback == nil {
 		return nil, unavailable(err)
 	}
-	return l.fallback.Reserve(ctx, n)
+	r, ferr := l.fallback.Reserve(ctx, n)
+	if ferr == nil {
+		l.recordFallback(r.At(), n)
+	}
+	return r, ferr
 }

@@ -14,9 +14,8 @@
 -- ARGV[1]  n, the units to take
 -- ARGV[2]  max wait: -1 grants only now (Allow); >= 0 reserves a grant that
 --          far ahead at most
--- ARGV[3]  max pause: a pause ending later than now + this many microseconds
---          counts as ending then (bounds a stale or hostile pause key);
---          0 = no bound
+-- ARGV[3]  max pause: a stored pause further ahead than this is read as
+--          this far ahead
 -- ARGV[4..] pairs: W (window length, whole microseconds), N (units per window)
 --
 -- Returns {granted, wait, remaining, reset, member}: granted is 1 or 0 (then
@@ -45,9 +44,8 @@ local trim = tonumber(m[3]) or 0
 local empty = redis.call('ZCARD', log) == 0
 
 local eff = now
-local pause = tonumber(redis.call('GET', KEYS[3]) or 0) or 0
-local maxpause = tonumber(ARGV[3]) or 0
-if maxpause > 0 and pause > now + maxpause then pause = now + maxpause end
+local pause = tonumber(redis.call('GET', KEYS[3]) or 0)
+if pause > now + tonumber(ARGV[3]) then pause = now + tonumber(ARGV[3]) end
 if pause > eff then eff = pause end
 local x = eff
 if last > x then x = last end
