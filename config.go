@@ -99,6 +99,13 @@ type Policy struct {
 	// responses. Nil inherits; the default reads every known dialect and
 	// paces to it, and finds the rate of hosts that send bare 429s.
 	Quota *QuotaConfig `yaml:"quota"`
+	// CredentialHeaders names request headers that identify a user or
+	// tenant without being on sluice's list of secret headers
+	// (X-Session-Id, X-Tenant, ...). Like Authorization, Cookie, *-Key and
+	// *Token* headers, they are part of the cache and coalescing key as a
+	// salted fingerprint, so requests that differ in them never share a
+	// cached or coalesced response. Nil inherits; the default is none.
+	CredentialHeaders []string `yaml:"credential_headers"`
 }
 
 // QuotaConfig says how a route learns the provider's real quota from its

@@ -62,6 +62,9 @@ func (e *RateLimitError) Error() string {
 	case "paused by provider":
 		return fmt.Sprintf("sluice: route %s: paused by the provider (Retry-After or quota reset) for %v more, past the request's deadline; "+
 			"give the request a longer deadline (retry.max_retry_after caps such pauses)", e.Route, wait)
+	case "redis unavailable, on_failure: deny":
+		return fmt.Sprintf("sluice: route %s: Redis cannot decide the route's shared limit and redis.on_failure is deny, so the request was not sent; "+
+			"bring Redis back, or set on_failure to local or allow: %v", e.Route, e.Err)
 	case "cost exceeds burst":
 		return fmt.Sprintf("sluice: route %s: the request's cost is larger than the burst of the route's limit, so it can never pass; "+
 			"raise limits[].burst or lower the cost (WithCost, cost): %v", e.Route, e.Err)

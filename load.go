@@ -127,8 +127,11 @@ func (c *checker) add(field, format string, args ...any) {
 	c.errs = append(c.errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
 }
 
-// Validate reports every problem in c, each a *ConfigError, joined; nil
-// when c is usable.
+// Validate reports every problem in c, each a *ConfigError naming the YAML
+// path of the field, joined; nil when c is usable. It is the one check of a
+// Config: NewTransport runs it first, and `sluice check` runs it, so a
+// Config that passes builds. The password_env variable of the redis
+// section must be set when Validate runs.
 func (c Config) Validate() error {
 	ck := checker{redis: c.Redis != nil}
 	if r := c.Redis; r != nil {
@@ -162,6 +165,7 @@ func (c Config) Validate() error {
 	if c.Cache.MaxBytes < 0 {
 		ck.add("cache.max_bytes", "%d must not be negative", c.Cache.MaxBytes)
 	}
+	ck.buildChecks(c)
 	return errors.Join(ck.errs...)
 }
 
@@ -186,6 +190,8 @@ func (ck *checker) policy(p string, pol Policy) {
 			ck.add(lp+".rate", "is required (e.g. \"100/min\")")
 		} else if _, err := limit.ParseRate(l.Rate); err != nil {
 			ck.add(lp+".rate", "%q is not a rate: want N/unit such as 100/min, 5000/h or 50/10s", l.Rate)
+		} else if _, err := rateOf(l); err != nil {
+			ck.add(lp+".burst", "%d: the rate %q %v", l.Burst, l.Rate, err)
 		}
 		if l.Burst < 0 {
 			ck.add(lp+".burst", "%d must not be negative", l.Burst)
@@ -195,6 +201,11 @@ func (ck *checker) policy(p string, pol Policy) {
 		}
 		if l.Shared && !ck.redis {
 			ck.add(lp+".shared", "needs a redis section to keep the limit in")
+		}
+	}
+	for i, h := range pol.CredentialHeaders {
+		if h == "" || strings.ContainsAny(h, " \t:\r\n") {
+			ck.add(fmt.Sprintf("%s.credential_headers[%d]", p, i), "%q is not a header name", h)
 		}
 	}
 	if pol.Cost < 0 {

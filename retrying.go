@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/sluicehq/sluice/internal/redact"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -150,5 +151,7 @@ func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, re
 	if resp != nil {
 		return resp, nil
 	}
-	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: err}
+	// A base transport's error may quote the URL, credentials included;
+	// the redacted error still matches what err matched.
+	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: redact.Error(err)}
 }

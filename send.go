@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/circuit"
 	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/limit/redislimit"
 	"github.com/sluicehq/sluice/quota"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -30,12 +31,34 @@ func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Respo
 		closeBody(req)
 		return nil, err
 	}
-	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost)}
+	wctx, stop := t.waitContext(ctx)
+	defer stop()
+	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost), wctx: wctx}
 	a.revalidation = ctx.Value(revalidationKey{}) != nil
 	a.info, _ = ctx.Value(infoKey{}).(*requestInfo)
 	resp, err := a.run(ctx)
 	markResponse(resp, a.n, a.waited, a.gaveUp)
 	return resp, err
+}
+
+// waitContext returns a context for the waits of a request (limits, the
+// provider's pause and quota, the concurrency cap, retry backoff): ctx,
+// also canceled with cause ErrClosed when the Transport is closed. The
+// request itself is sent on ctx, so requests on the wire finish after
+// Close. stop releases it.
+func (t *Transport) waitContext(ctx context.Context) (context.Context, func()) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	stopAfter := context.AfterFunc(t.closing, func() { cancel(ErrClosed) })
+	return wctx, func() { stopAfter(); cancel(nil) }
+}
+
+// closedErr returns ErrClosed when err ended a wait because the Transport
+// was closed, else err.
+func (a *attempt) closedErr(err error) error {
+	if err != nil && a.t.closed.Load() && context.Cause(a.wctx) == ErrClosed {
+		return ErrClosed
+	}
+	return err
 }
 
 // attempt holds the state of one request across its attempts.
@@ -46,8 +69,9 @@ type attempt struct {
 	brk  *circuit.Breaker
 	lim  *limitPair
 	cost int64
-	info *requestInfo // the caller's record, or nil
-	n    int          // attempts made
+	wctx context.Context // the request's context, also ended by Close: for waits
+	info *requestInfo    // the caller's record, or nil
+	n    int             // attempts made
 	// revalidation: the cache's conditional request (quota.Cost.Revalidation)
 	revalidation bool
 	delay        time.Duration // last backoff, for decorrelated jitter
@@ -86,10 +110,10 @@ func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 			slog.String("class", class.String()), slog.String("cause", cause))
 		if wait > 0 {
 			start := time.Now()
-			err := sleep(ctx, wait)
+			err := sleep(a.wctx, wait)
 			a.addWait(time.Since(start))
 			if err != nil {
-				return nil, err
+				return nil, a.closedErr(err)
 			}
 		}
 	}
@@ -112,13 +136,17 @@ const classDone retry.Class = -1
 func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error) {
 	a.stop = ""
 	start := time.Now()
-	g, err := a.admit(ctx)
+	g, err := a.admit(a.wctx)
 	if waited := time.Since(start); waited > time.Millisecond {
 		a.addWait(waited)
 	}
+	if err == nil && a.t.closed.Load() {
+		g.abandon() // nothing is sent after Close
+		err = ErrClosed
+	}
 	if err != nil {
 		closeBody(a.req)
-		return nil, classDone, err
+		return nil, classDone, a.closedErr(err)
 	}
 	areq, cancel, err := a.prepare(ctx)
 	if err != nil {
@@ -391,6 +419,11 @@ func (t *Transport) waitLimit(ctx context.Context, rt *route, req *http.Request,
 	}
 	if errors.Is(err, limit.ErrCostExceedsBurst) {
 		return &RateLimitError{Route: rt.name, Reason: "cost exceeds burst", Err: err}
+	}
+	if errors.Is(err, redislimit.ErrUnavailable) {
+		// on_failure: deny refuses while Redis cannot decide.
+		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.String("reason", "redis unavailable"))
+		return &RateLimitError{Route: rt.name, Reason: "redis unavailable, on_failure: deny", Err: err}
 	}
 	return err
 }
