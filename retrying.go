@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/sluicehq/sluice/internal/redact"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/redact"
 	"github.com/sluicehq/sluice/retry"
 )
 
