@@ -35,4 +35,3 @@ func TestRefusalReachesCallerThroughSDK(t *testing.T) {
 		t.Errorf("provider saw %d requests, want 1", got)
 	}
 }
-
