@@ -48,7 +48,7 @@ func newTransport(base string) (*sluice.Transport, error) {
 			Match: sluice.Match{Host: u.Hostname()}, // api.stripe.com in production
 			Policy: sluice.Policy{
 				Limits: []sluice.LimitConfig{{Rate: "25/s", Burst: 5}},
-				Retry:  &sluice.RetryConfig{MaxAttempts: 4},
+				Retry:  &sluice.RetryConfig{MaxAttempts: 6},
 			},
 		}},
 	}, nil)
