@@ -38,8 +38,9 @@ func main() {
 // and (input + output) tokens per minute, here per second to keep the
 // example short, set a tenth below the provider's so that network jitter
 // never puts a request over. The token limit is weighted: each call takes
-// the tokens its context states with sluice.WithCost.
-func newTransport(base string) (*sluice.Transport, error) {
+// the tokens its context states with sluice.WithCost. The requests go
+// out through rt (nil: http.DefaultTransport).
+func newTransport(base string, rt http.RoundTripper) (*sluice.Transport, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -56,7 +57,7 @@ func newTransport(base string) (*sluice.Transport, error) {
 				Retry: &sluice.RetryConfig{MaxAttempts: 3, NonIdempotent: true},
 			},
 		}},
-	}, nil)
+	}, rt)
 }
 
 // newAnthropicClient wires anthropic-sdk-go to sluice, with the SDK's own
@@ -105,15 +106,15 @@ var messageHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 	})
 })
 
-// newServer starts the simulated provider: 50 requests and 3000 tokens a
-// second (1000 at once), 429 with Retry-After when over.
-func newServer() *sluicetest.Server {
-	return sluicetest.NewServer(sluicetest.Options{
+// providerOptions are the simulated provider's: 50 requests and 3000
+// tokens a second (1000 at once), 429 with Retry-After when over.
+func providerOptions() sluicetest.Options {
+	return sluicetest.Options{
 		Limit:      sluicetest.TokenBucket(50, 10),
 		TokenLimit: sluicetest.TokenBucket(3000, 1000),
 		Dialect:    sluicetest.DialectRetryAfter,
 		Handler:    messageHandler,
-	})
+	}
 }
 
 // askAll sends n messages from workers goroutines and returns how many
@@ -146,8 +147,8 @@ func askAll(ctx context.Context, client anthropic.Client, n, workers int, cost b
 
 func run(ctx context.Context, w io.Writer) error {
 	for _, cost := range []bool{true, false} {
-		srv := newServer()
-		tr, err := newTransport(srv.URL)
+		srv := sluicetest.NewServer(providerOptions())
+		tr, err := newTransport(srv.URL, nil)
 		if err != nil {
 			srv.Close()
 			return err

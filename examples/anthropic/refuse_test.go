@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/sluicetest"
 )
 
 // A call whose tokens would wait past the deadline is refused before
 // anything is sent, and the error reaches the caller through
 // anthropic-sdk-go intact.
 func TestRefusalReachesCallerThroughSDK(t *testing.T) {
-	srv := newServer()
+	srv := sluicetest.NewServer(providerOptions())
 	defer srv.Close()
 	tr, err := sluice.NewTransport(sluice.Config{Defaults: sluice.Policy{
 		Limits: []sluice.LimitConfig{{Rate: "1000/min", Burst: 500, Weighted: true}},

@@ -35,9 +35,11 @@ func main() {
 
 // newTransport is sluice's configuration for OpenAI at base: the tier's
 // requests and tokens per minute (here per second, to keep the example
-// short), the tokens drawn per call with sluice.WithCost, and retries of
-// POSTs allowed (a chat completion has no side effect worth guarding).
-func newTransport(base string) (*sluice.Transport, error) {
+// short) less a tenth, so that network jitter never puts a request over;
+// the tokens drawn per call with sluice.WithCost; and retries of POSTs
+// allowed (a chat completion has no side effect worth guarding). The
+// requests go out through rt (nil: http.DefaultTransport).
+func newTransport(base string, rt http.RoundTripper) (*sluice.Transport, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -48,13 +50,13 @@ func newTransport(base string) (*sluice.Transport, error) {
 			Match: sluice.Match{Host: u.Hostname(), Path: "/v1/**"}, // api.openai.com in production
 			Policy: sluice.Policy{
 				Limits: []sluice.LimitConfig{
-					{Rate: "20/s", Burst: 5},                      // requests (RPM in production)
-					{Rate: "4000/s", Burst: 1000, Weighted: true}, // tokens, from WithCost
+					{Rate: "18/s", Burst: 4},                     // requests (RPM in production)
+					{Rate: "3600/s", Burst: 900, Weighted: true}, // tokens, from WithCost
 				},
 				Retry: &sluice.RetryConfig{MaxAttempts: 3, NonIdempotent: true},
 			},
 		}},
-	}, nil)
+	}, rt)
 }
 
 // newOpenAIClient wires openai-go to sluice, with openai-go's own retries
@@ -126,7 +128,7 @@ func run(ctx context.Context, w io.Writer) error {
 		Handler:    completionHandler,
 	})
 	defer srv.Close()
-	tr, err := newTransport(srv.URL)
+	tr, err := newTransport(srv.URL, nil)
 	if err != nil {
 		return err
 	}
@@ -135,7 +137,7 @@ func run(ctx context.Context, w io.Writer) error {
 	start := time.Now()
 	ok, last := askAll(ctx, client, 40, 8)
 	st := srv.Stats()
-	fmt.Fprintf(w, "openai-go through sluice: %d/40 ok in %v (the bucket allows 40 in %v), last error %v\n",
+	fmt.Fprintf(w, "openai-go through sluice: %d/40 ok in %v (the provider allows 40 in %v), last error %v\n",
 		ok, time.Since(start).Round(10*time.Millisecond), time.Duration(35/20.0*float64(time.Second)), last)
 	fmt.Fprintf(w, "OpenAI saw %d requests, %d throttled\n", st.Requests, st.Rejected)
 	return nil

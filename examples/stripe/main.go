@@ -47,7 +47,7 @@ func newTransport(base string) (*sluice.Transport, error) {
 			Name:  "stripe",
 			Match: sluice.Match{Host: u.Hostname()}, // api.stripe.com in production
 			Policy: sluice.Policy{
-				Limits: []sluice.LimitConfig{{Rate: "25/s", Burst: 5}},
+				Limits: []sluice.LimitConfig{{Rate: "22/s", Burst: 4}}, // the account's 25/s less a margin
 				Retry:  &sluice.RetryConfig{MaxAttempts: 6},
 			},
 		}},
