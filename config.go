@@ -222,8 +222,8 @@ type RetryConfig struct {
 	// Jitter is "full" (default), "decorrelated", "equal" or "none".
 	Jitter string `yaml:"jitter"`
 	// MaxRetryAfter caps the wait a server may ask for with Retry-After;
-	// a longer ask is not waited for and the request fails at once with
-	// ErrRetriesExhausted. 0 means 60s.
+	// a longer ask is not waited for: the response is returned at once,
+	// marked "X-Sluice-Gave-Up: retry-after too long". 0 means 60s.
 	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
 	// NonIdempotent allows retrying POST and PATCH without an
 	// Idempotency-Key header. Off by default: a retried POST may act twice.

@@ -36,9 +36,18 @@
 // A 429 may be retried on any method: the server did not act on it. Bodies are
 // replayed with Request.GetBody; a request whose body cannot be replayed is
 // not retried. A retry budget per route (20% of requests, at least 10 retries
-// a second, by default) stops retry storms. When retries end without success
-// the error is a *RetryError (errors.Is ErrRetriesExhausted) that unwraps to
-// the last transport error or a *StatusError.
+// a second, by default) stops retry storms. When retries end on a response
+// (attempts spent, budget spent, Retry-After past max_retry_after, the
+// deadline too near, or the next attempt refused by a limit or the breaker),
+// RoundTrip returns the last response, body intact, as net/http's contract
+// asks: an SDK on top sees the provider's own status and message. Its
+// GaveUpHeader says why, AttemptsHeader and WaitedHeader what it took;
+// [OutcomeOf] reads them and [WithOutcome] records them in the context.
+// When the last attempt got no response, the error is a *RetryError
+// (errors.Is ErrRetriesExhausted) that unwraps to the transport error,
+// also when the request was not retried at all (a POST, a body that cannot
+// be replayed). [Client] returns a *RetryError wrapping a *StatusError for a
+// response sluice gave up on.
 //
 // # Learning the quota
 //
@@ -54,11 +63,12 @@
 //
 // # Errors
 //
-// Every request returns a response or an error that matches one of
-// ErrRateLimited (*RateLimitError), ErrCircuitOpen (*CircuitError),
-// ErrRetriesExhausted (*RetryError), ErrClosed, or the request context's
-// error, with errors.Is; the typed errors carry the details (the wait, the
-// attempts, the last status).
+// Every request returns a response (whatever its status) or, when no
+// response was obtained, an error that matches one of ErrRateLimited
+// (*RateLimitError), ErrCircuitOpen (*CircuitError), ErrRetriesExhausted
+// (*RetryError, wrapping the transport error), ErrClosed, or the request
+// context's error, with errors.Is; the typed errors carry the details (the
+// wait, the bucket, the attempts, the cause).
 //
 // # Events
 //

@@ -18,9 +18,11 @@ var (
 	// ErrCircuitOpen means the request was not sent because the route's
 	// circuit breaker is open after repeated upstream failures.
 	ErrCircuitOpen = errors.New("sluice: circuit open")
-	// ErrRetriesExhausted means every allowed attempt failed, or a retry was
-	// not possible (budget spent, Retry-After too long, deadline too near).
-	// See *RetryError for the last response or error.
+	// ErrRetriesExhausted means the last attempt got no response (a
+	// transport error) and no further attempt was made: attempts or budget
+	// spent, the deadline too near, or the request not safe to retry. When
+	// the last attempt got a response, the Transport returns it instead
+	// (Client wraps it in a *RetryError). See *RetryError.
 	ErrRetriesExhausted = errors.New("sluice: retries exhausted")
 	// ErrClosed means the Transport or Client was closed.
 	ErrClosed = errors.New("sluice: closed")
@@ -80,8 +82,9 @@ type RetryError struct {
 	// Attempts is the number of attempts made.
 	Attempts int
 	// Reason says why no further attempt was made: "max attempts",
-	// "retry budget", "retry-after too long", "deadline" or "body not
-	// replayable".
+	// "retry budget", "retry-after too long", "deadline", "rate limited",
+	// "circuit open", "not idempotent", "body not replayable" or "not
+	// retryable" (see Outcome.GaveUp).
 	Reason string
 	// Err is the last attempt's error.
 	Err error
@@ -99,8 +102,8 @@ func (e *RetryError) Is(target error) bool { return target == ErrRetriesExhauste
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // StatusError is a response whose status says the request failed. The
-// Transport returns it (inside a *RetryError) when it gives up on a
-// retryable status; the Client returns it for every status >= 400.
+// Client returns it for every status >= 400 (inside a *RetryError when the
+// Transport gave up retrying it); the Transport itself returns responses.
 type StatusError struct {
 	// StatusCode is the response's status code.
 	StatusCode int

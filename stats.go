@@ -39,7 +39,8 @@ type RouteStats struct {
 	Successes int64
 	// Failures counts the requests that ended in an error or a status of
 	// 400 or more, by kind: "status_4xx", "status_5xx", "transport",
-	// "rate_limited", "circuit_open", "retries_exhausted", "canceled".
+	// "rate_limited", "circuit_open", "retries_exhausted" (retries ended
+	// on a response or error; the response is still returned), "canceled".
 	Failures map[string]int64
 	// Attempts is the number of requests sent upstream, retries included.
 	Attempts int64

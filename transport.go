@@ -110,8 +110,12 @@ func (t *Transport) routeFor(req *http.Request, host string) (*route, error) {
 	return t.unrouted.get(host)
 }
 
-// RoundTrip implements http.RoundTripper. It returns a response, or an
-// error that matches ErrRateLimited, ErrCircuitOpen, ErrRetriesExhausted,
+// RoundTrip implements http.RoundTripper and keeps its contract: when an
+// attempt got a response, the caller gets the last one, body intact,
+// whatever its status, even when retries were spent on it (GaveUpHeader
+// and OutcomeOf say so; WithOutcome records it). An error means no
+// response was obtained; it matches ErrRateLimited, ErrCircuitOpen,
+// ErrRetriesExhausted (a transport error, wrapped in a *RetryError),
 // ErrClosed or the request context's error with errors.Is.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil {
@@ -129,8 +133,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	rt.stats.requests.Add(1)
+	var info *requestInfo
+	if _, ok := req.Context().Value(outcomeKey{}).(*Outcome); ok {
+		info = &requestInfo{}
+		req = req.WithContext(context.WithValue(req.Context(), infoKey{}, info))
+	}
 	resp, err := t.serve(req, rt, host)
 	t.count(req.Context(), rt, resp, err)
+	if info != nil {
+		recordOutcome(req.Context(), info, resp)
+	}
 	return resp, err
 }
 
@@ -145,7 +157,7 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 			rt.stats.cacheHits.Add(1)
 			t.event(ctx, slog.LevelDebug, "cache_hit", rt, req)
 			closeBody(req)
-			return e.Response(req), nil
+			return markCached(e.Response(req)), nil
 		}
 		rt.stats.cacheMisses.Add(1)
 		t.event(ctx, slog.LevelDebug, "cache_miss", rt, req)
@@ -207,7 +219,7 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 			}
 			rt.stats.cacheStale.Add(1)
 			t.event(ctx, slog.LevelWarn, "cache_stale", rt, req, slog.Any("cause", errOrStatus(resp, err)))
-			return e.StaleResponse(req), nil
+			return markCached(e.StaleResponse(req)), nil
 		}
 	}
 	return resp, err
@@ -233,6 +245,8 @@ func (t *Transport) count(ctx context.Context, rt *route, resp *http.Response, e
 	switch {
 	case err == nil && resp.StatusCode < 400:
 		rt.stats.successes.Add(1)
+	case err == nil && exhausted(resp):
+		rt.stats.fail(failExhausted)
 	case err == nil && resp.StatusCode < 500:
 		rt.stats.fail(failStatus4xx)
 	case err == nil:
@@ -248,6 +262,16 @@ func (t *Transport) count(ctx context.Context, rt *route, resp *http.Response, e
 	default:
 		rt.stats.fail(failTransport)
 	}
+}
+
+// exhausted reports whether sluice retried resp's request and gave up on
+// it (rather than not retrying it at all).
+func exhausted(resp *http.Response) bool {
+	switch resp.Header.Get(GaveUpHeader) {
+	case "", "not idempotent", "body not replayable", "not retryable":
+		return false
+	}
+	return true
 }
 
 // Stats returns a snapshot of the Transport's counters, per route.

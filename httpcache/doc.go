@@ -13,7 +13,9 @@
 // replays it, so the caller never loses a byte, even when the body is too
 // large to keep. Each hit builds a new response from the entry
 // ([Entry.Response]) with its own body reader and header copy, an Age
-// header and "X-Sluice-Cache: hit"; [Entry.StaleResponse] serves an expired
+// header, "X-Sluice-Cache: hit" and "X-From-Cache: 1" (gregjones/httpcache's
+// marker, which go-github reads to leave its rate view alone);
+// [Entry.StaleResponse] serves an expired
 // entry after an upstream failure, marked "X-Sluice-Cache: stale" and
 // "Warning: 110 - \"Response is Stale\"".
 //

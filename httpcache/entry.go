@@ -16,6 +16,10 @@ const (
 	// CacheHeader is set to "hit" on a response from Entry.Response and to
 	// "stale" on one from Entry.StaleResponse.
 	CacheHeader = "X-Sluice-Cache"
+	// FromCacheHeader is set to "1" on every response served from the
+	// cache (fresh or stale), the marker gregjones/httpcache sets and
+	// SDKs such as go-github read to skip updating their rate view.
+	FromCacheHeader = "X-From-Cache"
 	// StaleWarning is the Warning header value of a stale response.
 	StaleWarning = `110 - "Response is Stale"`
 )
@@ -197,7 +201,7 @@ func (e *Entry) Response(req *http.Request) *http.Response {
 // ResponseAt returns a new response built from e for req: its own body
 // reader, a copy of the header with Age set to the entry's age at now (the
 // upstream's Age plus the time since it was stored) and X-Sluice-Cache set
-// to "hit", and Request set to req.
+// to "hit" (and X-From-Cache to "1"), and Request set to req.
 func (e *Entry) ResponseAt(req *http.Request, now time.Time) *http.Response {
 	age := e.initialAge + max(0, now.Sub(e.stored))
 	r := &http.Response{
@@ -218,6 +222,7 @@ func (e *Entry) ResponseAt(req *http.Request, now time.Time) *http.Response {
 	}
 	r.Header.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
 	r.Header.Set(CacheHeader, "hit")
+	r.Header.Set(FromCacheHeader, "1")
 	return r
 }
 
