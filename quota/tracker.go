@@ -229,7 +229,7 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 			tk.t = t
 			ev := h.drainEvents()
 			t.mu.Unlock()
-			t.emit(ev)
+			t.emit(ev, cost.Route)
 			return tk.finish, nil
 		}
 		var wake chan struct{}
@@ -241,7 +241,7 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		}
 		ev := h.drainEvents()
 		t.mu.Unlock()
-		t.emit(ev)
+		t.emit(ev, cost.Route)
 		wait := at.Sub(now)
 		if hasDL && wait > time.Until(dl) && wake == nil {
 			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
@@ -313,7 +313,7 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 	}
 	ev := h.drainEvents()
 	t.mu.Unlock()
-	t.emit(ev)
+	t.emit(ev, tk.route)
 }
 
 // observe applies a response's Signal. Requires t.mu held.
@@ -398,13 +398,21 @@ func (t *Tracker) evict() {
 	}
 }
 
-// emit logs events; it is called without t.mu held.
-func (t *Tracker) emit(evs []event) {
+// emit logs events for a request of route (Cost.Route); it is called
+// without t.mu held. Each record carries "event" (its message), "route",
+// "host" and "bucket", like the Transport's own events; a request of no
+// route is logged as route "default:<host>", the Transport's name for it.
+func (t *Tracker) emit(evs []event, route string) {
 	if t.log == nil {
 		return
 	}
 	for _, e := range evs {
-		t.log.Log(context.Background(), e.level, e.msg, append([]any{"host", e.host, "bucket", e.bucket}, e.attrs...)...)
+		r := route
+		if r == "" {
+			r = "default:" + e.host
+		}
+		attrs := append([]any{"event", e.msg, "route", r, "host", e.host, "bucket", e.bucket}, e.attrs...)
+		t.log.Log(context.Background(), e.level, e.msg, attrs...)
 	}
 }
 
