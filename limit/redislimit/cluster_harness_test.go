@@ -50,7 +50,10 @@ func startCluster(t *testing.T, base int) *testCluster {
 		c.ports = append(c.ports, p)
 		c.nodes[p] = startServerArgs(t, p, "--cluster-enabled", "yes",
 			"--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, p),
-			"--cluster-node-timeout", "1000", "--dir", dir)
+			"--cluster-node-timeout", "1000", "--dir", dir,
+			// replicas sync at once (the default waits 5s), and must have
+			// synced to be promoted
+			"--repl-diskless-sync-delay", "0")
 	}
 	args := []string{"--cluster", "create"}
 	for _, p := range c.ports {
@@ -74,8 +77,8 @@ func (c *testCluster) node(port int) *redis.Client {
 	return cl
 }
 
-// waitHealthy polls the live nodes until all report cluster_state:ok and
-// all slots are served (polling child processes: there is no event to wait
+// waitHealthy polls the live nodes until all report cluster_state:ok, all
+// slots are served and every replica is in sync with its master (polling child processes: there is no event to wait
 // on), failing the test after limit.
 func (c *testCluster) waitHealthy(limit time.Duration) {
 	c.t.Helper()
@@ -90,6 +93,13 @@ func (c *testCluster) waitHealthy(limit time.Duration) {
 			info, err := c.node(p).ClusterInfo(ctx).Result()
 			cancel()
 			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_ok:16384") {
+				ok = false
+				break
+			}
+			ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
+			repl, err := c.node(p).Info(ctx, "replication").Result()
+			cancel()
+			if err != nil || strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
 				ok = false
 				break
 			}
