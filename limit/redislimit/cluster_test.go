@@ -284,7 +284,11 @@ func TestCluster(t *testing.T) {
 			}
 			for _, l := range ls {
 				if st := l.Stats(); st.Errors != 0 || st.Fallbacks != 0 {
-					t.Errorf("%s: %+v, want no error or fallback in steady state", l.Name(), st)
+					if res.stall > opts.Timeout/2 { // a stalled process times its calls out
+						t.Logf("%s: %+v after a %v process stall: not counted", l.Name(), st, res.stall)
+						continue
+					}
+					t.Errorf("%s: %+v, want no error or fallback in steady state (longest stall %v)", l.Name(), st, res.stall)
 				}
 			}
 			if !res.lateOK() {
