@@ -271,7 +271,7 @@ func (c *Client) Do(ctx context.Context, method, path string, params url.Values,
 	if out.GaveUp == "" {
 		return resp, serr
 	}
-	rerr := &RetryError{Route: c.routeName(req), Attempts: out.Attempts, Reason: out.GaveUp, Err: serr}
+	rerr := &RetryError{Route: c.routeName(req), Attempts: out.Attempts, Reason: out.GaveUp, Wait: out.ServerWait, Err: serr}
 	if c.errOnly {
 		return nil, rerr
 	}

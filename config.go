@@ -302,14 +302,20 @@ type CircuitConfig struct {
 
 // CacheConfig enables the response cache for a route.
 type CacheConfig struct {
-	// TTL is how long a response stays fresh. 0 disables caching.
+	// TTL is how long a response stays fresh at most (a response's max-age
+	// may shorten it). 0 disables caching. A stale entry with an ETag or
+	// Last-Modified is revalidated with a conditional request, which goes
+	// through the route's limits, breaker and retries like any request; a
+	// 304 refreshes it (see package httpcache).
 	TTL time.Duration `yaml:"ttl"`
 	// StaleIfError serves an expired entry no older than this past its
 	// expiry when the upstream fails or the breaker is open; the response
-	// carries "X-Sluice-Cache: stale". 0 disables it.
+	// carries "X-Sluice-Cache: stale". 0 disables it. Entries whose
+	// response said must-revalidate or no-cache are never served stale.
 	StaleIfError time.Duration `yaml:"stale_if_error"`
 	// Vary names request headers that are part of the cache key besides
-	// the method, the URL and the credential (e.g. Accept).
+	// the method, the URL and the credential (e.g. Accept). A response's
+	// own Vary header is honoured too, one entry per variant.
 	Vary []string `yaml:"vary"`
 }
 

@@ -129,7 +129,9 @@ func TestContractEdges(t *testing.T) {
 				if want := fmt.Sprintf(`{"attempt":%d}`, tt.attempts); string(got) != want || s.n() != tt.attempts {
 					t.Fatalf("body %q after %d attempts; want %q after %d", got, s.n(), want, tt.attempts)
 				}
-				if out.Attempts != tt.attempts || out.GaveUp != tt.gaveUp || OutcomeOf(resp) != out {
+				hdr := OutcomeOf(resp)
+				hdr.ServerWait = out.ServerWait // recorded only through the context
+				if out.Attempts != tt.attempts || out.GaveUp != tt.gaveUp || hdr != out {
 					t.Fatalf("outcome %+v (headers %+v); want %d attempts, gave up: %s", out, OutcomeOf(resp), tt.attempts, tt.gaveUp)
 				}
 			})

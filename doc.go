@@ -13,7 +13,8 @@
 //	  │
 //	  ├─ 1. route      first Config.Routes entry whose Match fits (host, path, method); else Defaults per host
 //	  ├─ 2. cache      GET/HEAD: a fresh entry answers at once (key: method, canonical URL,
-//	  │                Vary headers, credential fingerprint)
+//	  │                Vary headers, credential fingerprint); a stale one with an ETag or
+//	  │                Last-Modified is revalidated by a conditional request through steps 3-8
 //	  ├─ 3. coalesce   identical GETs in flight share one upstream call (on for caching routes)
 //	  │   ┌──────────── per attempt ───────────────────────────────────────────────┐
 //	  ├─ 4. breaker    open → ErrCircuitOpen (or a stale cache entry)              │
@@ -77,6 +78,8 @@
 // attributes (credentials in the URL redacted; headers are never logged):
 //
 //	cache_hit, cache_miss, cache_stale   the cache answered, did not, or served a stale entry
+//	cache_revalidated                    a conditional request was answered 304; the stored body was served
+//	cache_stale_revalidate               a stale entry was served while it is revalidated in the background
 //	coalesced                            the request joined an identical one in flight
 //	circuit_open                         the breaker refused the request ("state")
 //	circuit_state                        the breaker changed state ("from", "to")
@@ -84,8 +87,21 @@
 //	rate_refused                         a wait would pass the deadline ("wait_ms", "reason")
 //	rate_limited                         the provider throttled an attempt ("status")
 //	route_paused                         the route pauses for the provider ("pause_ms")
-//	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "cause")
+//	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "class", "cause")
 //	retries_exhausted                    no further attempt ("attempts", "reason", "cause")
+//	bucket_learned, bucket_paused,       the quota learned from the provider's headers: a bucket
+//	bucket_resumed, bucket_paced,        seen, paused until its reset, resumed, paced ("pace"),
+//	adaptive_rate                        the rate found from bare 429s ("host", "bucket"; no "url")
 //
 // [Transport.Stats] returns the counters per route.
+//
+// # Metrics and traces
+//
+// [Transport.AddObserver] plugs an [Observer] into the Transport: it sees
+// every request and every attempt start and end, and the events above as
+// typed [Event] values (with one rate_wait per gate waited at). The
+// Prometheus exporter (module github.com/sluicehq/sluice/sluiceprom) and
+// the OpenTelemetry one (github.com/sluicehq/sluice/sluiceotel) are
+// Observers, each in its own module so that this one depends on neither.
+// With no Observer the hook costs one atomic load and no allocation.
 package sluice

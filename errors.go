@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,16 +37,35 @@ type RateLimitError struct {
 	Route string
 	// Wait is how long the request would have had to wait.
 	Wait time.Duration
-	// Reason says which limit: "limit", "paused by provider" or "quota".
+	// Reason says which limit: "limit", "paused by provider", "provider
+	// quota" or "cost exceeds burst".
 	Reason string
+	// Host and Bucket name the provider's quota bucket that refused the
+	// request (Reason "provider quota"): Bucket is the provider's name for
+	// it ("core", "requests", "tokens"), "host" for a host-wide pause or
+	// "adaptive" for the rate found from bare 429s.
+	Host, Bucket string
 	// Err is the underlying limiter error, if any.
 	Err error
 }
 
 // Error implements error.
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, past the request's deadline",
-		e.Route, e.Reason, e.Wait.Round(time.Millisecond))
+	wait := e.Wait.Round(time.Millisecond)
+	switch e.Reason {
+	case "provider quota":
+		return fmt.Sprintf("sluice: route %s: provider quota bucket %q of %s would make the request wait %v, past its deadline; "+
+			"the provider's headers say it refills then; give the request a longer deadline (the quota is learned per route: quota.disabled turns it off)",
+			e.Route, e.Bucket, e.Host, wait)
+	case "paused by provider":
+		return fmt.Sprintf("sluice: route %s: paused by the provider (Retry-After or quota reset) for %v more, past the request's deadline; "+
+			"give the request a longer deadline (retry.max_retry_after caps such pauses)", e.Route, wait)
+	case "cost exceeds burst":
+		return fmt.Sprintf("sluice: route %s: the request's cost is larger than the burst of the route's limit, so it can never pass; "+
+			"raise limits[].burst or lower the cost (WithCost, cost): %v", e.Route, e.Err)
+	}
+	return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, past the request's deadline; "+
+		"give the request a longer deadline or raise the route's limits[].rate", e.Route, e.Reason, wait)
 }
 
 // Is reports whether target is ErrRateLimited.
@@ -86,13 +107,36 @@ type RetryError struct {
 	// "circuit open", "not idempotent", "body not replayable" or "not
 	// retryable" (see Outcome.GaveUp).
 	Reason string
+	// Wait is the wait the provider asked for (Retry-After or a quota
+	// reset) when Reason is "retry-after too long", else 0.
+	Wait time.Duration
 	// Err is the last attempt's error.
 	Err error
 }
 
 // Error implements error.
 func (e *RetryError) Error() string {
-	return fmt.Sprintf("sluice: route %s: gave up after %d attempt(s) (%s): %v", e.Route, e.Attempts, e.Reason, e.Err)
+	msg := fmt.Sprintf("sluice: route %s: gave up after %d attempt(s) (%s", e.Route, e.Attempts, e.Reason)
+	if e.Wait > 0 {
+		msg += fmt.Sprintf(": the provider asked to wait %v", e.Wait.Round(time.Millisecond))
+	}
+	msg += ")"
+	if hint := retryHint[e.Reason]; hint != "" {
+		msg += "; " + hint
+	}
+	return msg + ": " + fmt.Sprint(e.Err)
+}
+
+// retryHint says, per RetryError reason, what setting to change.
+var retryHint = map[string]string{
+	"max attempts":         "raise retry.max_attempts for more",
+	"retry budget":         "the route's retries passed retry.budget (ratio, min_per_second)",
+	"retry-after too long": "the wait is past retry.max_retry_after; raise it to wait that long",
+	"deadline":             "the next attempt would start past the request's deadline; give it a longer one",
+	"rate limited":         "the next attempt would wait past the deadline for the route's limits",
+	"circuit open":         "the route's breaker opened (circuit.*)",
+	"not idempotent":       "POST and PATCH are retried only with an Idempotency-Key header (Client: WithIdempotencyKeys) or retry.non_idempotent: true",
+	"body not replayable":  "the request body has no GetBody; send a bytes.Reader, strings.Reader or bytes.Buffer, or set GetBody",
 }
 
 // Is reports whether target is ErrRetriesExhausted.
@@ -115,10 +159,19 @@ type StatusError struct {
 	Body []byte
 }
 
-// Error implements error.
+// Error implements error. It quotes the provider's own message from the
+// body (a JSON "message"/"error" field, or the start of a text body), at
+// most 200 bytes, with URLs and credential-like words redacted.
 func (e *StatusError) Error() string {
-	if e.Status != "" {
-		return "sluice: upstream answered " + e.Status
+	status := e.Status
+	if status == "" || status == strconv.Itoa(e.StatusCode) {
+		status = fmt.Sprintf("%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	} else if !strings.HasPrefix(status, strconv.Itoa(e.StatusCode)) {
+		status = fmt.Sprintf("%d %s", e.StatusCode, status)
 	}
-	return fmt.Sprintf("sluice: upstream answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	msg := "sluice: upstream answered " + status
+	if m := providerMessage(e.Header, e.Body); m != "" {
+		msg += ": " + strconv.Quote(m)
+	}
+	return msg
 }

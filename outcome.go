@@ -46,6 +46,10 @@ type Outcome struct {
 	// replayable" or "not retryable"; "" when the request succeeded, got a
 	// final answer (a 404, a 500), or was refused before any attempt.
 	GaveUp string
+	// ServerWait is the wait the provider asked for (Retry-After or a
+	// quota reset) when GaveUp is "retry-after too long". Only WithOutcome
+	// records it (no header carries it).
+	ServerWait time.Duration
 	// FromCache reports whether the response came from sluice's cache;
 	// Stale whether that entry was past its TTL (served because the
 	// upstream failed).
@@ -96,6 +100,7 @@ type requestInfo struct {
 	attempts atomic.Int64
 	waitedNs atomic.Int64
 	gaveUp   atomic.Pointer[string]
+	serverNs atomic.Int64 // the too-long wait the provider asked for
 }
 
 type infoKey struct{}
@@ -145,6 +150,9 @@ func recordOutcome(ctx context.Context, info *requestInfo, resp *http.Response) 
 	}
 	if resp != nil {
 		*o = OutcomeOf(resp)
+		if o.GaveUp == "retry-after too long" {
+			o.ServerWait = time.Duration(info.serverNs.Load())
+		}
 		return
 	}
 	*o = Outcome{Attempts: int(info.attempts.Load()), Waited: time.Duration(info.waitedNs.Load())}

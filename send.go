@@ -33,6 +33,7 @@ func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Respo
 		return nil, err
 	}
 	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost)}
+	a.revalidation = ctx.Value(revalidationKey{}) != nil
 	a.info, _ = ctx.Value(infoKey{}).(*requestInfo)
 	resp, err := a.run(ctx)
 	markResponse(resp, a.n, a.waited, a.gaveUp)
@@ -41,15 +42,17 @@ func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Respo
 
 // attempt holds the state of one request across its attempts.
 type attempt struct {
-	t     *Transport
-	rt    *route
-	req   *http.Request
-	brk   *circuit.Breaker
-	lim   *limitPair
-	cost  int64
-	info  *requestInfo  // the caller's record, or nil
-	n     int           // attempts made
-	delay time.Duration // last backoff, for decorrelated jitter
+	t    *Transport
+	rt   *route
+	req  *http.Request
+	brk  *circuit.Breaker
+	lim  *limitPair
+	cost int64
+	info *requestInfo // the caller's record, or nil
+	n    int          // attempts made
+	// revalidation: the cache's conditional request (quota.Cost.Revalidation)
+	revalidation bool
+	delay        time.Duration // last backoff, for decorrelated jitter
 
 	// serverWait is the wait the last response asked for, if it asked
 	// (hasServerWait).
@@ -82,7 +85,7 @@ func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 		a.rt.stats.retries.Add(1)
 		a.t.event(ctx, slog.LevelInfo, "retry_scheduled", a.rt, a.req,
 			slog.Int("attempt", a.n), slog.Int64("wait_ms", wait.Milliseconds()),
-			slog.String("cause", cause))
+			slog.String("class", class.String()), slog.String("cause", cause))
 		if wait > 0 {
 			start := time.Now()
 			err := sleep(ctx, wait)
@@ -189,7 +192,7 @@ func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error)
 	if a.info != nil {
 		a.info.attempts.Store(int64(a.n))
 	}
-	resp, err := a.t.base.RoundTrip(areq)
+	resp, err := a.roundTrip(areq) // observe.go
 	g.observe(resp, err)
 	class := a.readThrottle(resp, retry.Classify(ctx, resp, err))
 	g.breaker(a.outcome(class, resp, err))
@@ -254,6 +257,7 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 		d, err := a.t.quota.Acquire(ctx, a.req.URL.Host, a.quotaCost(ctx))
 		if waited := time.Since(start); waited > time.Millisecond {
 			a.rt.stats.waitedNs.Add(int64(waited))
+			a.t.observeWait(ctx, a.rt, WaitQuota, waited)
 		}
 		if err != nil {
 			g.abandon()
@@ -261,7 +265,7 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 		}
 		g.observe = d
 	}
-	release, err := a.rt.acquire(ctx)
+	release, err := a.acquire(ctx) // observe.go
 	if err != nil {
 		g.abandon()
 		return g, err
@@ -273,7 +277,7 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 // quotaCost is what the request draws from the provider's quota buckets:
 // one request, and the tokens its context states (WithCost).
 func (a *attempt) quotaCost(ctx context.Context) quota.Cost {
-	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect}
+	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect, Revalidation: a.revalidation}
 	if n, ok := ctx.Value(costKey{}).(int64); ok && n > 0 {
 		c.Tokens = n
 	}
@@ -290,7 +294,7 @@ func (t *Transport) quotaRefused(ctx context.Context, rt *route, req *http.Reque
 	if errors.As(err, &we) {
 		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()),
 			slog.String("reason", "provider quota"), slog.String("bucket", we.Bucket))
-		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Err: err}
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Host: we.Host, Bucket: we.Bucket, Err: err}
 	}
 	return err
 }
@@ -438,6 +442,9 @@ func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, re
 	a.gaveUp = reason
 	if a.info != nil {
 		a.info.gaveUp.Store(&reason)
+		if reason == "retry-after too long" {
+			a.info.serverNs.Store(int64(a.serverWait))
+		}
 	}
 	a.t.event(ctx, slog.LevelWarn, "retries_exhausted", a.rt, a.req,
 		slog.Int("attempts", a.n), slog.String("reason", reason), slog.String("cause", errOrStatus(resp, err)))
@@ -445,13 +452,6 @@ func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, re
 		return resp, nil
 	}
 	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: err}
-}
-
-// statusError reads the start of resp's body into a *StatusError and closes it.
-func statusError(resp *http.Response) *StatusError {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	drainClose(resp)
-	return &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header, Body: body}
 }
 
 // throttled handles a throttle response: the route pauses until the
@@ -493,6 +493,11 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 		if err := sleep(ctx, left); err != nil {
 			return err
 		}
+		t.observeWait(ctx, rt, WaitProviderPause, left)
+	}
+	limStart := start
+	if t.observed() {
+		limStart = time.Now()
 	}
 	for p := lims; p != nil; p = p.shared {
 		if err := t.waitLimit(ctx, rt, req, p.requests, 1); err != nil {
@@ -501,6 +506,9 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 		if err := t.waitLimit(ctx, rt, req, p.cost, cost); err != nil {
 			return err
 		}
+	}
+	if t.observed() {
+		t.observeWait(ctx, rt, WaitLimit, time.Since(limStart))
 	}
 	if waited := time.Since(start); waited > time.Millisecond {
 		rt.stats.waitedNs.Add(int64(waited))

@@ -44,6 +44,15 @@ type Entry struct {
 	expires    time.Time
 	initialAge time.Duration // Age the upstream reported when stored
 	size       int64
+
+	// Read from header by setFlags.
+	mustRevalidate bool          // must-revalidate, proxy-revalidate or no-cache
+	swr            time.Duration // stale-while-revalidate
+	vary           []string      // the response's Vary names
+
+	// marker, when not nil, makes the entry a placeholder stored under a
+	// request's base key, naming the headers its variants are keyed by.
+	marker []string
 }
 
 // StatusCode returns the stored status code.
@@ -71,15 +80,15 @@ func (e *Entry) Fresh(now time.Time) bool { return now.Before(e.expires) }
 // Storable reports whether resp may be stored: a status that RFC 9110
 // calls heuristically cacheable (200, 203, 204, 300, 301, 308, 404, 405,
 // 410, 414, 501; not 206, since Range requests are not cached), and none of
-// "Cache-Control: no-store", "Cache-Control: no-cache" (it asks for
-// revalidation before every use, which this cache does not do), "Vary: *"
-// or Set-Cookie.
+// "Cache-Control: no-store", "Vary: *" or Set-Cookie. A response saying
+// "Cache-Control: no-cache" is stored only when it has a validator (ETag or
+// Last-Modified): it is then revalidated before every use.
 //
-// "Cache-Control: private" does not prevent storing: this is a client's
-// private cache, and keys carry a fingerprint of the credential, so the
-// response is only served again to requests with the same credential. The
-// response's Vary header is not honoured beyond "*": the headers a
-// response depends on must be named in the route's vary list.
+// "Cache-Control: private" does not prevent storing: keys carry a
+// fingerprint of the credential, so the response is only served again to
+// requests with the same credential. A response's Vary header is honoured
+// by Cache.Store and Cache.Lookup, which keep one variant per set of values
+// of the named request headers.
 func Storable(resp *http.Response) bool {
 	if resp == nil {
 		return false
@@ -97,7 +106,14 @@ func Storable(resp *http.Response) bool {
 			return false
 		}
 	}
-	return !hasDirective(resp.Header, "no-store") && !hasDirective(resp.Header, "no-cache")
+	if hasDirective(resp.Header, "no-store") {
+		return false
+	}
+	return !hasDirective(resp.Header, "no-cache") || hasValidator(resp.Header)
+}
+
+func hasValidator(h http.Header) bool {
+	return h.Get("Etag") != "" || h.Get("Last-Modified") != ""
 }
 
 // lifetime returns how long resp may stay fresh: ttl, lowered by its
@@ -106,9 +122,6 @@ func lifetime(h http.Header, ttl time.Duration) (time.Duration, time.Duration) {
 	var age time.Duration
 	if a, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && a > 0 {
 		age = time.Duration(min(a, 1<<32)) * time.Second
-	}
-	if hasDirective(h, "no-store") {
-		return 0, age
 	}
 	if v, ok := directive(h, "max-age"); ok {
 		secs, err := strconv.ParseInt(v, 10, 64)
@@ -126,9 +139,13 @@ func lifetime(h http.Header, ttl time.Duration) (time.Duration, time.Duration) {
 // copy of resp whose Body replays everything resp's body holds; resp's
 // body must not be used afterwards.
 //
+// A response with a validator (ETag or Last-Modified) is kept even when
+// its lifetime is not positive or it says no-cache: the entry is stale at
+// once and is revalidated before use.
+//
 // e is nil, with r still complete, when the response must not be kept:
-// its lifetime is not positive, it says no-store, or its body is larger
-// than maxBytes (then r replays the bytes read and streams the rest, and
+// its lifetime is not positive and it has no validator, it says no-store,
+// or its body is larger than maxBytes (then r replays the bytes read and streams the rest, and
 // closing r's body closes resp's). If reading fails, e is nil, err is the
 // read error, and r's body replays the bytes read and then fails with err.
 // Snapshot does not check Storable.
@@ -137,7 +154,10 @@ func Snapshot(resp *http.Response, ttl time.Duration, now time.Time, maxBytes in
 		return nil, nil, errors.New("httpcache: Snapshot of a nil response")
 	}
 	life, age := lifetime(resp.Header, ttl)
-	if life <= 0 || maxBytes < 0 {
+	if hasDirective(resp.Header, "no-cache") {
+		life = 0
+	}
+	if (life <= 0 && !hasValidator(resp.Header)) || hasDirective(resp.Header, "no-store") || maxBytes < 0 {
 		return nil, resp, nil
 	}
 	maxBytes = min(maxBytes, math.MaxInt64-1)
@@ -163,7 +183,8 @@ func Snapshot(resp *http.Response, ttl time.Duration, now time.Time, maxBytes in
 	if e == nil {
 		e = newEntry(resp, nil)
 	}
-	e.stored, e.expires, e.initialAge = now, now.Add(life), age
+	e.stored, e.expires, e.initialAge = now, now.Add(max(life, 0)), age
+	e.setFlags()
 	return e, r, nil
 }
 

@@ -31,7 +31,21 @@ type Cost struct {
 	// Dialect, when set, reads this request's response in that dialect
 	// instead of TrackerOptions.Dialect (a route's configured dialect).
 	Dialect Dialect
+	// Revalidation marks a conditional request revalidating a cached
+	// response (If-None-Match, If-Modified-Since). When the host's quota is
+	// read in a dialect whose 304 Not Modified is not charged (GitHub: a
+	// conditional request answered 304 does not count against the primary
+	// rate limit), it draws nothing from the host's request buckets and
+	// waits only while one is paused or exhausted, not behind their pace;
+	// a full answer's headers then report the charge.
+	Revalidation bool
+
+	free bool // Revalidation in a dialect that does not charge a 304
 }
+
+// freeNotModified reports whether providers read in d do not charge a 304
+// answer to a conditional request.
+func freeNotModified(d Dialect) bool { return d == DialectGitHub }
 
 // TrackerOptions configures a Tracker. The zero value is ready to use.
 type TrackerOptions struct {
@@ -93,6 +107,7 @@ type hostState struct {
 	buckets  map[string]*bucket
 	paused   time.Time // the host's own pause (Global, secondary limits)
 	adaptive *cubic    // created at the first response; enabled at the first bare throttle
+	dialect  Dialect   // the dialect the host's last quota headers were read in
 
 	lastUsed   time.Time
 	firstGrant time.Time     // when the first request was let go
@@ -223,13 +238,18 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		// contact: it could not afford it.
 		dl, hasDL := ctx.Deadline()
 		hold := !hasDL || time.Until(dl) > firstContact
+		d := cost.Dialect
+		if d == "" || d == DialectAuto {
+			d = h.dialect
+		}
+		cost.free = cost.Revalidation && freeNotModified(d)
 		at, who := h.earliest(now, cost, t.opts.BurstFraction, hold)
 		if !at.After(now) {
 			tk := h.grant(now, cost)
 			tk.t = t
 			ev := h.drainEvents()
 			t.mu.Unlock()
-			t.emit(ev)
+			t.emit(ev, cost.Route)
 			return tk.finish, nil
 		}
 		var wake chan struct{}
@@ -241,7 +261,7 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		}
 		ev := h.drainEvents()
 		t.mu.Unlock()
-		t.emit(ev)
+		t.emit(ev, cost.Route)
 		wait := at.Sub(now)
 		if hasDL && wait > time.Until(dl) && wake == nil {
 			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
@@ -309,11 +329,14 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 		}
 	}
 	if resp != nil {
+		if len(sig.Observations) > 0 {
+			h.dialect = sig.Dialect
+		}
 		t.observe(h, tk, sig, now)
 	}
 	ev := h.drainEvents()
 	t.mu.Unlock()
-	t.emit(ev)
+	t.emit(ev, tk.route)
 }
 
 // observe applies a response's Signal. Requires t.mu held.
@@ -398,13 +421,21 @@ func (t *Tracker) evict() {
 	}
 }
 
-// emit logs events; it is called without t.mu held.
-func (t *Tracker) emit(evs []event) {
+// emit logs events for a request of route (Cost.Route); it is called
+// without t.mu held. Each record carries "event" (its message), "route",
+// "host" and "bucket", like the Transport's own events; a request of no
+// route is logged as route "default:<host>", the Transport's name for it.
+func (t *Tracker) emit(evs []event, route string) {
 	if t.log == nil {
 		return
 	}
 	for _, e := range evs {
-		t.log.Log(context.Background(), e.level, e.msg, append([]any{"host", e.host, "bucket", e.bucket}, e.attrs...)...)
+		r := route
+		if r == "" {
+			r = "default:" + e.host
+		}
+		attrs := append([]any{"event", e.msg, "route", r, "host", e.host, "bucket", e.bucket}, e.attrs...)
+		t.log.Log(context.Background(), e.level, e.msg, attrs...)
 	}
 }
 
