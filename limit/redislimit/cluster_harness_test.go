@@ -3,6 +3,7 @@ package redislimit
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -43,6 +44,7 @@ func needBinaries(t *testing.T, bins ...string) {
 func startCluster(t *testing.T, base int) *testCluster {
 	t.Helper()
 	needBinaries(t, "redis-server", "redis-cli")
+	base = freeBlock(t, base)
 	dir := t.TempDir()
 	c := &testCluster{t: t, nodes: map[int]*server{}}
 	for i := range 6 {
@@ -147,4 +149,29 @@ func (c *testCluster) client(seed int, timeout time.Duration) *redis.ClusterClie
 	}
 	c.t.Cleanup(func() { _ = cl.Close() })
 	return cl.(*redis.ClusterClient)
+}
+
+// freeBlock returns base, or base+40 or base+80 (mod the 17000-17100 range)
+// when a port of the block (or its cluster bus port, +10000) is taken, as
+// by a concurrent run of these tests from another worktree.
+func freeBlock(t *testing.T, base int) int {
+	t.Helper()
+	for _, b := range []int{base, 17000 + (base-17000+40)%100, 17000 + (base-17000+80)%100} {
+		free := true
+		for i := range 6 {
+			for _, p := range []int{b + i, b + i + 10000} {
+				ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+				if err != nil {
+					free = false
+					break
+				}
+				ln.Close()
+			}
+		}
+		if free {
+			return b
+		}
+	}
+	t.Fatalf("no free block of 6 ports near %d (another run of the cluster tests?)", base)
+	return 0
 }
