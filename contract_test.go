@@ -243,3 +243,43 @@ func TestCacheHitMarkers(t *testing.T) {
 		}
 	})
 }
+
+// TestOutcomeCoalescedError: a request that joined another's call and got
+// its error still learns the attempts from WithOutcome (fails before: 0).
+func TestOutcomeCoalescedError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		s := &script{answer: func(n int, _ *http.Request) (*http.Response, error) {
+			if n == 0 {
+				<-release
+			}
+			return nil, errReset
+		}}
+		on := true
+		tr := newTestTransport(t, Config{Defaults: Policy{Coalesce: &on}}, s)
+		outs := make([]Outcome, 2)
+		errs := make(chan error, 2)
+		for i := range outs {
+			go func() {
+				req, _ := http.NewRequestWithContext(WithOutcome(context.Background(), &outs[i]), "GET", "https://api.example.com/x", nil)
+				_, err := tr.RoundTrip(req)
+				errs <- err
+			}()
+			synctest.Wait()
+		}
+		close(release)
+		for range outs {
+			if err := <-errs; !errors.Is(err, ErrRetriesExhausted) {
+				t.Fatalf("err = %v, want ErrRetriesExhausted", err)
+			}
+		}
+		if s.n() != 3 {
+			t.Fatalf("upstream saw %d attempts, want 3 (one shared call)", s.n())
+		}
+		for i, o := range outs {
+			if o.Attempts != 3 || o.GaveUp != "max attempts" {
+				t.Errorf("caller %d: outcome %+v, want 3 attempts, max attempts", i, o)
+			}
+		}
+	})
+}

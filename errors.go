@@ -9,9 +9,11 @@ import (
 	"time"
 )
 
-// Sentinel errors. Every error sluice returns for a request matches one of
-// them (or the context's error) with errors.Is; the typed errors below carry
-// the details.
+// Sentinel errors. Every error the Transport returns for a request it could
+// route matches one of them (or the context's error) with errors.Is; the
+// typed errors below carry the details and wrap the cause. A request the
+// Transport cannot take at all (no URL) gets a plain error. An error means
+// no response was obtained: a response, whatever its status, is returned.
 var (
 	// ErrRateLimited means the request was not sent because a rate limit
 	// (configured, or learned from the provider) would have made it wait past

@@ -153,7 +153,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.serve(req, rt, host)
 	t.count(req.Context(), rt, resp, err)
 	if info != nil {
-		recordOutcome(req.Context(), info, resp)
+		recordOutcome(req.Context(), info, resp, err)
 	}
 	if op != nil {
 		op.endRequest(req, rt, resp, err, time.Since(start))
