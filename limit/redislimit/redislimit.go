@@ -107,7 +107,8 @@ type Limiter struct {
 	pausedUntil atomic.Int64           // unix ns (local clock) of the latest pause set here
 	denied      atomic.Pointer[denial] // the last Allow Redis refused, while it holds
 
-	handover  handover
+	handover  handover // fallback grants, charged to Redis on return
+	booked    handover // Redis grants booked ahead, held locally on engage
 	health    health
 	stats     counters
 	movedHint atomic.Bool    // the MOVED hint was logged
