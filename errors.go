@@ -37,10 +37,17 @@ type RateLimitError struct {
 	Reason string
 	// Err is the underlying limiter error, if any.
 	Err error
+	// Ceiling, when non-zero, is the route's max_wait that the wait
+	// exceeds (rather than the request's deadline).
+	Ceiling time.Duration
 }
 
 // Error implements error.
 func (e *RateLimitError) Error() string {
+	if e.Ceiling > 0 {
+		return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, longer than max_wait %v (raise max_wait or max_retry_after to wait)",
+			e.Route, e.Reason, e.Wait.Round(time.Millisecond), e.Ceiling)
+	}
 	return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, past the request's deadline",
 		e.Route, e.Reason, e.Wait.Round(time.Millisecond))
 }

@@ -32,6 +32,7 @@ type policy struct {
 	coalesce    bool
 	quota       bool // learn and pace to the provider's quota
 	dialect     quota.Dialect
+	maxWait     time.Duration // ceiling on one wait for what a provider said
 }
 
 // resolve merges p over the defaults d.
@@ -63,6 +64,9 @@ func resolve(p, d Policy) Policy {
 	if p.Quota == nil {
 		p.Quota = d.Quota
 	}
+	if p.MaxWait == 0 {
+		p.MaxWait = d.MaxWait
+	}
 	return p
 }
 
@@ -89,6 +93,10 @@ func compilePolicy(p Policy) policy {
 		MaxRetryAfter:      rc.MaxRetryAfter,
 		RetryNonIdempotent: rc.NonIdempotent,
 	}.WithDefaults()
+	c.maxWait = p.MaxWait
+	if c.maxWait <= 0 {
+		c.maxWait = c.retry.MaxRetryAfter
+	}
 	bc := BudgetConfig{}
 	if rc.Budget != nil {
 		bc = *rc.Budget

@@ -183,7 +183,10 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 // quotaCost is what the request draws from the provider's quota buckets:
 // one request, and the tokens its context states (WithCost).
 func (a *attempt) quotaCost(ctx context.Context) quota.Cost {
-	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect}
+	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect, MaxWait: a.rt.pol.maxWait, MaxPause: a.rt.pol.retry.MaxRetryAfter}
+	// A route with a configured rate paces itself: a bare throttle then
+	// is arrival jitter, not a sign to discover a lower rate.
+	c.Paced = a.lim != nil && a.lim.requests != nil
 	if n, ok := ctx.Value(costKey{}).(int64); ok && n > 0 {
 		c.Tokens = n
 	}
@@ -200,7 +203,7 @@ func (t *Transport) quotaRefused(ctx context.Context, rt *route, req *http.Reque
 	if errors.As(err, &we) {
 		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()),
 			slog.String("reason", "provider quota"), slog.String("bucket", we.Bucket))
-		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Err: err}
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota " + we.Bucket, Err: err, Ceiling: we.Ceiling}
 	}
 	return err
 }
@@ -376,6 +379,13 @@ func statusOf(resp *http.Response) int {
 func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, cost int64, req *http.Request) error {
 	start := time.Now()
 	if left := rt.pauseLeft(start); left > 0 {
+		if left > rt.pol.maxWait {
+			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
+			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider", Ceiling: rt.pol.maxWait}
+		}
+		if left >= quota.LongWait {
+			t.event(ctx, slog.LevelInfo, "long_wait", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
+		}
 		if dl, ok := ctx.Deadline(); ok && start.Add(left).After(dl) {
 			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
 			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider"}
@@ -394,7 +404,11 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 	}
 	if waited := time.Since(start); waited > time.Millisecond {
 		rt.stats.waitedNs.Add(int64(waited))
-		t.event(ctx, slog.LevelDebug, "rate_wait", rt, req, slog.Int64("wait_ms", waited.Milliseconds()))
+		level := slog.LevelDebug
+		if waited >= quota.LongWait {
+			level = slog.LevelInfo
+		}
+		t.event(ctx, level, "rate_wait", rt, req, slog.Int64("wait_ms", waited.Milliseconds()))
 	}
 	return nil
 }

@@ -46,10 +46,14 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	q := cfg.Quota
+	burst := 1.0 // a job that fits in the remaining quota runs at full speed
+	if q.BurstFraction != nil {
+		burst = *q.BurstFraction
+	}
 	tracker, err := quota.NewTracker(quota.TrackerOptions{
 		Logger:        t.log,
 		MaxBuckets:    q.MaxBuckets,
-		BurstFraction: q.BurstFraction,
+		BurstFraction: burst,
 		Adaptive: quota.AdaptiveOptions{
 			Disabled:    q.Adaptive.Disabled,
 			InitialRate: q.Adaptive.InitialRate,

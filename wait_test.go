@@ -1,0 +1,84 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// A route configured at 50/s keeps sending at >= 49/s after one bare 429
+// caused by arrival jitter: the configured rate paces the route, so the 429
+// does not switch the host's rate discovery on (which undercut the rate).
+func TestConfiguredRateSurvivesJitter429(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{answer: func(n int, _ *http.Request) (*http.Response, error) {
+			time.Sleep(5 * time.Millisecond)
+			if n == 11 {
+				return reply(429), nil
+			}
+			return reply(200), nil
+		}}
+		tr := newTestTransport(t, Config{Defaults: Policy{Limits: []LimitConfig{{Rate: "50/s", Burst: 10}}}}, s)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for next.Add(1) <= 200 {
+					resp, err := do(tr, "GET", "https://api.example.com/v1/items", "")
+					if err != nil {
+						t.Errorf("GET: %v", err)
+						return
+					}
+					drainClose(resp)
+				}
+			})
+		}
+		wg.Wait()
+		// After the burst of 10, 190 more at 50/s take 3.8 s.
+		first, last := s.get(10).at, s.get(s.n()-1).at
+		if rate := float64(s.n()-11) / last.Sub(first).Seconds(); rate < 49 {
+			t.Fatalf("sent at %.1f/s after a jitter 429, want >= 49/s of the configured 50/s", rate)
+		}
+	})
+}
+
+// Issue 11.13: with max_retry_after 2s, a GitHub quota whose reset is 15 s
+// away refuses a request on context.Background() at once with a
+// *RateLimitError naming the bucket, the wait and max_wait; before, it
+// blocked 15 s with nothing logged at the default level.
+func TestQuotaWaitPastMaxWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reset := time.Now().Add(15 * time.Second).Unix()
+		s := &script{answer: func(int, *http.Request) (*http.Response, error) {
+			return reply(200, "X-Ratelimit-Limit", "60", "X-Ratelimit-Remaining", "0",
+				"X-Ratelimit-Reset", itoa(reset), "X-Ratelimit-Resource", "core"), nil
+		}}
+		tr := newTestTransport(t, Config{Defaults: Policy{Retry: &RetryConfig{MaxRetryAfter: 2 * time.Second}}}, s)
+		resp, err := do(tr, "GET", "https://api.github.com/repos/a/b", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		drainClose(resp)
+		start := time.Now()
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", "https://api.github.com/repos/a/b", nil)
+		_, err = tr.RoundTrip(req)
+		var rle *RateLimitError
+		if !errors.As(err, &rle) || !errors.Is(err, ErrRateLimited) || rle.Ceiling != 2*time.Second || rle.Wait < 10*time.Second {
+			t.Fatalf("err = %v, want a *RateLimitError with Ceiling 2s and a wait of about 15s", err)
+		}
+		if time.Since(start) != 0 {
+			t.Errorf("refused after %v, want at once", time.Since(start))
+		}
+		for _, want := range []string{"github:core", "max_wait", "15s"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not name %q", err, want)
+			}
+		}
+	})
+}
