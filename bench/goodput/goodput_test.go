@@ -90,12 +90,19 @@ func TestTargetCheck(t *testing.T) {
 		{"quota pass", row{dialect: quota, requests: 600, wall: 12500 * time.Millisecond, throttles: 12}, "PASS"},
 		{"quota slow", row{dialect: quota, requests: 600, wall: 15 * time.Second}, "MISS (goodput 0.80 < 0.90)"},
 		{"quota throttled", row{dialect: quota, requests: 600, wall: 12 * time.Second, throttles: 13}, "MISS (throttles 13 > 12)"},
-		{"plain pass", row{dialect: plain, requests: 600, wall: 14 * time.Second, throttles: 90}, "PASS"},
+		{"plain pass", row{dialect: plain, requests: 600, wall: 13 * time.Second, throttles: 30}, "PASS"},
+		{"plain throttled", row{dialect: plain, requests: 600, wall: 12 * time.Second, throttles: 31}, "MISS (throttles 31 > 30)"},
 		{"plain failures", row{dialect: plain, requests: 600, wall: 12 * time.Second, failures: 1}, "MISS (1 failures)"},
-		{"plain slow", row{dialect: plain, requests: 600, wall: 16 * time.Second}, "MISS (goodput 0.75 < 0.80)"},
+		{"plain slow", row{dialect: plain, requests: 600, wall: 16 * time.Second}, "MISS (goodput 0.75 < 0.90)"},
+		{"rate pass", row{client: "sluice-rate", dialect: plain, requests: 600, wall: 12200 * time.Millisecond}, "PASS"},
+		{"rate throttled", row{client: "sluice-rate", dialect: plain, requests: 600, wall: 12 * time.Second, throttles: 1}, "MISS (throttles 1 > 0)"},
 	}
 	for _, tt := range tests {
-		if got := targetFor(tt.r.dialect).check(tt.r); got != tt.want {
+		c := tt.r.client
+		if c == "" {
+			c = "sluice"
+		}
+		if got := targetFor(tt.r.dialect, c).check(tt.r); got != tt.want {
 			t.Errorf("%s: check = %q, want %q", tt.name, got, tt.want)
 		}
 	}
@@ -127,9 +134,9 @@ func TestReport(t *testing.T) {
 	var out bytes.Buffer
 	report(&out, cfg, rows)
 	for _, want := range []string{
-		"dialect openai (sluice target: goodput >= 0.90, throttles <= 2% of requests, 0 failures)",
-		"sluice  2.00s  1.00     1 (1.0%)      0         58      PASS",
-		"resty   1.00s  1.40*    150 (150.0%)  30        60      -",
+		"dialect openai (sluice target: goodput >= 0.95, throttles <= 2% of requests, 0 failures; sluice-rate: goodput >= 0.97, throttles <= 0% of requests, 0 failures)",
+		"sluice  2.00s  1.00     1 (1.0%)      0         58      0s   PASS",
+		"resty   1.00s  1.40*    150 (150.0%)  30        60      0s   -",
 		"sluice met 1 of 1 targets",
 	} {
 		if !strings.Contains(out.String(), want) {
