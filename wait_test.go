@@ -82,3 +82,28 @@ func TestQuotaWaitPastMaxWait(t *testing.T) {
 		}
 	})
 }
+
+// A throttle saying "Retry-After: 1" (whole seconds: perhaps 20 ms rounded
+// up) does not make the throttled request sleep the whole second when quota
+// learning paces the host: it backs off (at most the second) and the pace
+// decides. It slept the full second before.
+func TestWholeSecondRetryAfterNotSleptOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{answer: func(n int, _ *http.Request) (*http.Response, error) {
+			if n == 0 {
+				return reply(429, "Retry-After", "1"), nil
+			}
+			return reply(200), nil
+		}}
+		tr := newTestTransport(t, Config{}, s)
+		start := time.Now()
+		resp, err := do(tr, "GET", "https://api.example.com/x", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		drainClose(resp)
+		if gap := s.get(1).at.Sub(start); gap >= 500*time.Millisecond {
+			t.Fatalf("retried after %v, want well under the 1 s Retry-After (backoff, then the learned pace)", gap)
+		}
+	})
+}
