@@ -330,7 +330,10 @@ func (a *attempt) readThrottle(resp *http.Response, class retry.Class) retry.Cla
 	switch {
 	case sig.DoNotRetry:
 		return retry.Permanent
-	case sig.Throttled && resp.StatusCode < 500:
+	case sig.Throttled && (resp.StatusCode < 500 || !sig.HasRetryAfter):
+		// A 503 that is nginx limit_req's page or reports an empty bucket
+		// is flow control, not sickness: it must not trip the breaker. A
+		// 503 with only a Retry-After may be an outage and stays one.
 		return retry.Throttled
 	}
 	return class

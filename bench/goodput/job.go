@@ -44,12 +44,23 @@ func (r row) goodput() float64 {
 	if r.wall <= 0 {
 		return 0
 	}
-	return idealTime(r.requests-r.failures).Seconds() / r.wall.Seconds()
+	return idealTime(r.requests-r.failures, r.dialect.name == "github").Seconds() / r.wall.Seconds()
 }
 
-// idealTime is the time n requests take at exactly the provider's rate.
-func idealTime(n int) time.Duration {
-	return time.Duration(float64(n) / trueRate * float64(time.Second))
+// idealTime is the least time the provider's limit permits for n requests:
+// the burst at once and the rest at the rate (a token or leaky bucket of
+// trueBurst at trueRate), or, for a fixed window of trueRate per second, a
+// window's worth at the start of each window, the last one starting
+// ceil(n/trueRate)-1 seconds in. With few requests (at most the burst, or
+// one window) it is one request interval, so that goodput stays finite.
+func idealTime(n int, fixedWindow bool) time.Duration {
+	var s float64
+	if fixedWindow {
+		s = float64((n+trueRate-1)/trueRate - 1)
+	} else {
+		s = float64(n-trueBurst) / trueRate
+	}
+	return time.Duration(max(s, 1.0/trueRate) * float64(time.Second))
 }
 
 // bench runs every client of cfg against every dialect of cfg, one at a
