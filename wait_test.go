@@ -134,3 +134,25 @@ func TestNginx503IsAThrottle(t *testing.T) {
 		drainClose(resp)
 	})
 }
+
+// The quota block and max_wait load from YAML; bad values name their field.
+func TestQuotaConfigYAML(t *testing.T) {
+	cfg, err := ParseConfig([]byte("quota:\n  burst_fraction: 0\nroutes:\n  - name: gh\n    match: {host: api.github.com}\n    max_wait: 2m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := cfg.Quota.BurstFraction; f == nil || *f != 0 {
+		t.Errorf("burst_fraction: 0 loaded as %v, want an explicit 0 (spread)", f)
+	}
+	if cfg.Routes[0].MaxWait != 2*time.Minute {
+		t.Errorf("max_wait = %v, want 2m", cfg.Routes[0].MaxWait)
+	}
+	for _, tt := range []struct{ yaml, field string }{
+		{"quota:\n  burst_fraction: 1.5\n", "quota.burst_fraction"},
+		{"defaults:\n  max_wait: -1s\n", "defaults.max_wait"},
+	} {
+		if _, err := ParseConfig([]byte(tt.yaml)); err == nil || !strings.Contains(err.Error(), tt.field) {
+			t.Errorf("%q: err = %v, want one naming %s", tt.yaml, err, tt.field)
+		}
+	}
+}
