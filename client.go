@@ -14,8 +14,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/sluicehq/sluice/httpcache"
 )
 
 // Client is a small JSON-API client on top of a Transport: a base URL,
@@ -28,6 +26,7 @@ type Client struct {
 	header  http.Header
 	auth    func(ctx context.Context, req *http.Request) error
 	idemKey bool
+	errOnly bool // WithRetryErrors
 	maxBody int64
 	closed  atomic.Bool
 }
@@ -128,6 +127,16 @@ func WithMaxResponseBytes(n int64) Option {
 	}
 }
 
+// WithRetryErrors makes a request on which the Transport gave up retrying
+// (Outcome.GaveUp set) return a nil Response and the *RetryError alone,
+// for code that treats "sluice gave up" as a failure without a response.
+// Without it, Do returns the Response and the *RetryError together; both
+// ways the error matches ErrRetriesExhausted and unwraps to a
+// *StatusError with the start of the body.
+func WithRetryErrors() Option {
+	return func(c *Client) error { c.errOnly = true; return nil }
+}
+
 // NewClient makes a Client whose requests go through a Transport built
 // from cfg.
 func NewClient(cfg Config, opts ...Option) (*Client, error) {
@@ -168,6 +177,12 @@ type Response struct {
 	// Attempts is the number of attempts the request took (0 when served
 	// from the cache).
 	Attempts int
+	// Waited is the time the request waited for limits, provider pauses
+	// and retry backoff.
+	Waited time.Duration
+	// GaveUp is why the Transport stopped retrying a failed response
+	// (Outcome.GaveUp), or "".
+	GaveUp string
 	// Duration is the time from the call to the end of the body, waits for
 	// limits and retries included.
 	Duration time.Duration
@@ -213,8 +228,10 @@ func (c *Client) Delete(ctx context.Context, path string) (*Response, error) {
 // Do sends a request and reads the whole response. body may be nil, a
 // []byte, a string or an io.Reader (sent as is), or any other value,
 // encoded as JSON. A status of 400 or more returns the Response and a
-// *StatusError; other failures return a nil Response and an error that
-// matches one of the package's sentinels or the context's error.
+// *StatusError, wrapped in a *RetryError (errors.Is ErrRetriesExhausted)
+// when the Transport retried or refused to retry it and gave up (see
+// WithRetryErrors); other failures return a nil Response and an error
+// that matches one of the package's sentinels or the context's error.
 func (c *Client) Do(ctx context.Context, method, path string, params url.Values, body any) (*Response, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
@@ -223,8 +240,8 @@ func (c *Client) Do(ctx context.Context, method, path string, params url.Values,
 	if err != nil {
 		return nil, err
 	}
-	info := &requestInfo{}
-	req = req.WithContext(context.WithValue(req.Context(), infoKey{}, info))
+	var out Outcome
+	req = req.WithContext(WithOutcome(req.Context(), &out))
 	start := time.Now()
 	hr, err := c.hc.Do(req)
 	if err != nil {
@@ -242,16 +259,31 @@ func (c *Client) Do(ctx context.Context, method, path string, params url.Values,
 	if int64(len(data)) > c.maxBody {
 		return nil, fmt.Errorf("sluice: response body larger than %d bytes", c.maxBody)
 	}
-	cache := hr.Header.Get(httpcache.CacheHeader)
 	resp := &Response{
 		StatusCode: hr.StatusCode, Status: hr.Status, Header: hr.Header, Body: data,
-		Attempts: int(info.attempts.Load()), Duration: time.Since(start),
-		FromCache: cache != "", Stale: cache == "stale",
+		Attempts: out.Attempts, Waited: out.Waited, GaveUp: out.GaveUp, Duration: time.Since(start),
+		FromCache: out.FromCache, Stale: out.Stale,
 	}
-	if hr.StatusCode >= 400 {
-		return resp, &StatusError{StatusCode: hr.StatusCode, Status: hr.Status, Header: hr.Header, Body: data[:min(len(data), 4<<10)]}
+	if hr.StatusCode < 400 {
+		return resp, nil
 	}
-	return resp, nil
+	serr := &StatusError{StatusCode: hr.StatusCode, Status: hr.Status, Header: hr.Header, Body: data[:min(len(data), 4<<10)]}
+	if out.GaveUp == "" {
+		return resp, serr
+	}
+	rerr := &RetryError{Route: c.routeName(req), Attempts: out.Attempts, Reason: out.GaveUp, Wait: out.ServerWait, Err: serr}
+	if c.errOnly {
+		return nil, rerr
+	}
+	return resp, rerr
+}
+
+// routeName is the name of req's route in the Client's Transport.
+func (c *Client) routeName(req *http.Request) string {
+	if rt, err := c.tr.routeFor(req, requestHost(req)); err == nil {
+		return rt.name
+	}
+	return ""
 }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, params url.Values, body any) (*http.Request, error) {
@@ -342,8 +374,3 @@ func PostJSON[T any](ctx context.Context, c *Client, path string, body any) (T, 
 	}
 	return v, resp.JSON(&v)
 }
-
-// requestInfo lets the Transport tell the Client about a request.
-type requestInfo struct{ attempts atomic.Int64 }
-
-type infoKey struct{}

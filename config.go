@@ -189,6 +189,11 @@ type RedisConfig struct {
 	// MasterName is set. Exactly one of Addr and Addrs is required, unless
 	// Client is set.
 	Addrs []string `yaml:"addrs"`
+	// Mode is "single", "cluster" or "sentinel". Empty means sentinel
+	// when MasterName is set, else single; several addrs then need an
+	// explicit mode. The mode is never guessed from the number of
+	// addresses: one seed node is a valid cluster.
+	Mode string `yaml:"mode"`
 	// MasterName is the Sentinel master name.
 	MasterName string `yaml:"master_name"`
 	// Username is the ACL user name, if any.
@@ -216,10 +221,30 @@ type RedisConfig struct {
 	// decision is one round trip. See package limit/redislimit for the
 	// overshoot a lease allows.
 	Lease int64 `yaml:"lease"`
+	// TLS, when present, makes every connection use TLS (a rediss:// addr
+	// does too, in single mode).
+	TLS *RedisTLSConfig `yaml:"tls"`
 	// Client, when set, is used instead of connecting with the fields
 	// above (which are then ignored). sluice does not close it. It cannot
 	// be set from YAML.
 	Client redis.UniversalClient `yaml:"-"`
+}
+
+// RedisTLSConfig is the tls: part of the redis section. Its presence turns
+// TLS on; the fields are optional.
+type RedisTLSConfig struct {
+	// CAFile is a PEM file of the certificate authorities to trust.
+	// Empty means the system's.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// servers that require one (tls-auth-clients). Both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name to verify in the server's certificate.
+	// Empty means the host of the address dialed.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify turns off certificate verification (tests only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // RetryConfig says when and how failed attempts are retried.
@@ -235,8 +260,8 @@ type RetryConfig struct {
 	// Jitter is "full" (default), "decorrelated", "equal" or "none".
 	Jitter string `yaml:"jitter"`
 	// MaxRetryAfter caps the wait a server may ask for with Retry-After;
-	// a longer ask is not waited for and the request fails at once with
-	// ErrRetriesExhausted. 0 means 60s.
+	// a longer ask is not waited for: the response is returned at once,
+	// marked "X-Sluice-Gave-Up: retry-after too long". 0 means 60s.
 	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
 	// NonIdempotent allows retrying POST and PATCH without an
 	// Idempotency-Key header. Off by default: a retried POST may act twice.
@@ -290,14 +315,20 @@ type CircuitConfig struct {
 
 // CacheConfig enables the response cache for a route.
 type CacheConfig struct {
-	// TTL is how long a response stays fresh. 0 disables caching.
+	// TTL is how long a response stays fresh at most (a response's max-age
+	// may shorten it). 0 disables caching. A stale entry with an ETag or
+	// Last-Modified is revalidated with a conditional request, which goes
+	// through the route's limits, breaker and retries like any request; a
+	// 304 refreshes it (see package httpcache).
 	TTL time.Duration `yaml:"ttl"`
 	// StaleIfError serves an expired entry no older than this past its
 	// expiry when the upstream fails or the breaker is open; the response
-	// carries "X-Sluice-Cache: stale". 0 disables it.
+	// carries "X-Sluice-Cache: stale". 0 disables it. Entries whose
+	// response said must-revalidate or no-cache are never served stale.
 	StaleIfError time.Duration `yaml:"stale_if_error"`
 	// Vary names request headers that are part of the cache key besides
-	// the method, the URL and the credential (e.g. Accept).
+	// the method, the URL and the credential (e.g. Accept). A response's
+	// own Vary header is honoured too, one entry per variant.
 	Vary []string `yaml:"vary"`
 }
 

@@ -13,7 +13,8 @@
 //	  │
 //	  ├─ 1. route      first Config.Routes entry whose Match fits (host, path, method); else Defaults per host
 //	  ├─ 2. cache      GET/HEAD: a fresh entry answers at once (key: method, canonical URL,
-//	  │                Vary headers, credential fingerprint)
+//	  │                Vary headers, credential fingerprint); a stale one with an ETag or
+//	  │                Last-Modified is revalidated by a conditional request through steps 3-8
 //	  ├─ 3. coalesce   identical GETs in flight share one upstream call (on for caching routes)
 //	  │   ┌──────────── per attempt ───────────────────────────────────────────────┐
 //	  ├─ 4. breaker    open → ErrCircuitOpen (or a stale cache entry)              │
@@ -36,9 +37,18 @@
 // A 429 may be retried on any method: the server did not act on it. Bodies are
 // replayed with Request.GetBody; a request whose body cannot be replayed is
 // not retried. A retry budget per route (20% of requests, at least 10 retries
-// a second, by default) stops retry storms. When retries end without success
-// the error is a *RetryError (errors.Is ErrRetriesExhausted) that unwraps to
-// the last transport error or a *StatusError.
+// a second, by default) stops retry storms. When retries end on a response
+// (attempts spent, budget spent, Retry-After past max_retry_after, the
+// deadline too near, or the next attempt refused by a limit or the breaker),
+// RoundTrip returns the last response, body intact, as net/http's contract
+// asks: an SDK on top sees the provider's own status and message. Its
+// GaveUpHeader says why, AttemptsHeader and WaitedHeader what it took;
+// [OutcomeOf] reads them and [WithOutcome] records them in the context.
+// When the last attempt got no response, the error is a *RetryError
+// (errors.Is ErrRetriesExhausted) that unwraps to the transport error,
+// also when the request was not retried at all (a POST, a body that cannot
+// be replayed). [Client] returns a *RetryError wrapping a *StatusError for a
+// response sluice gave up on.
 //
 // # Learning the quota
 //
@@ -54,11 +64,12 @@
 //
 // # Errors
 //
-// Every request returns a response or an error that matches one of
-// ErrRateLimited (*RateLimitError), ErrCircuitOpen (*CircuitError),
-// ErrRetriesExhausted (*RetryError), ErrClosed, or the request context's
-// error, with errors.Is; the typed errors carry the details (the wait, the
-// attempts, the last status).
+// Every request returns a response (whatever its status) or, when no
+// response was obtained, an error that matches one of ErrRateLimited
+// (*RateLimitError), ErrCircuitOpen (*CircuitError), ErrRetriesExhausted
+// (*RetryError, wrapping the transport error), ErrClosed, or the request
+// context's error, with errors.Is; the typed errors carry the details (the
+// wait, the bucket, the attempts, the cause).
 //
 // # Events
 //
@@ -67,6 +78,8 @@
 // attributes (credentials in the URL redacted; headers are never logged):
 //
 //	cache_hit, cache_miss, cache_stale   the cache answered, did not, or served a stale entry
+//	cache_revalidated                    a conditional request was answered 304; the stored body was served
+//	cache_stale_revalidate               a stale entry was served while it is revalidated in the background
 //	coalesced                            the request joined an identical one in flight
 //	circuit_open                         the breaker refused the request ("state")
 //	circuit_state                        the breaker changed state ("from", "to")
@@ -76,8 +89,21 @@
 //	rate_refused                         a wait would pass the deadline or max_wait ("wait_ms", "reason")
 //	rate_limited                         the provider throttled an attempt ("status")
 //	route_paused                         the route pauses for the provider ("pause_ms")
-//	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "cause")
+//	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "class", "cause")
 //	retries_exhausted                    no further attempt ("attempts", "reason", "cause")
+//	bucket_learned, bucket_paused,       the quota learned from the provider's headers: a bucket
+//	bucket_resumed, bucket_paced,        seen, paused until its reset, resumed, paced ("pace"),
+//	adaptive_rate                        the rate found from bare 429s ("host", "bucket"; no "url")
 //
 // [Transport.Stats] returns the counters per route.
+//
+// # Metrics and traces
+//
+// [Transport.AddObserver] plugs an [Observer] into the Transport: it sees
+// every request and every attempt start and end, and the events above as
+// typed [Event] values (with one rate_wait per gate waited at). The
+// Prometheus exporter (module github.com/sluicehq/sluice/sluiceprom) and
+// the OpenTelemetry one (github.com/sluicehq/sluice/sluiceotel) are
+// Observers, each in its own module so that this one depends on neither.
+// With no Observer the hook costs one atomic load and no allocation.
 package sluice

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,9 +20,11 @@ var (
 	// ErrCircuitOpen means the request was not sent because the route's
 	// circuit breaker is open after repeated upstream failures.
 	ErrCircuitOpen = errors.New("sluice: circuit open")
-	// ErrRetriesExhausted means every allowed attempt failed, or a retry was
-	// not possible (budget spent, Retry-After too long, deadline too near).
-	// See *RetryError for the last response or error.
+	// ErrRetriesExhausted means the last attempt got no response (a
+	// transport error) and no further attempt was made: attempts or budget
+	// spent, the deadline too near, or the request not safe to retry. When
+	// the last attempt got a response, the Transport returns it instead
+	// (Client wraps it in a *RetryError). See *RetryError.
 	ErrRetriesExhausted = errors.New("sluice: retries exhausted")
 	// ErrClosed means the Transport or Client was closed.
 	ErrClosed = errors.New("sluice: closed")
@@ -33,8 +37,14 @@ type RateLimitError struct {
 	Route string
 	// Wait is how long the request would have had to wait.
 	Wait time.Duration
-	// Reason says which limit: "limit", "paused by provider" or "quota".
+	// Reason says which limit: "limit", "paused by provider", "provider
+	// quota" or "cost exceeds burst".
 	Reason string
+	// Host and Bucket name the provider's quota bucket that refused the
+	// request (Reason "provider quota"): Bucket is the provider's name for
+	// it ("core", "requests", "tokens"), "host" for a host-wide pause or
+	// "adaptive" for the rate found from bare 429s.
+	Host, Bucket string
 	// Err is the underlying limiter error, if any.
 	Err error
 	// Ceiling, when non-zero, is the route's max_wait that the wait
@@ -44,12 +54,29 @@ type RateLimitError struct {
 
 // Error implements error.
 func (e *RateLimitError) Error() string {
+	wait := e.Wait.Round(time.Millisecond)
 	if e.Ceiling > 0 {
-		return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, longer than max_wait %v (raise max_wait or max_retry_after to wait)",
-			e.Route, e.Reason, e.Wait.Round(time.Millisecond), e.Ceiling)
+		what := e.Reason
+		if e.Bucket != "" {
+			what = fmt.Sprintf("%s bucket %q of %s", e.Reason, e.Bucket, e.Host)
+		}
+		return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, longer than max_wait %v; "+
+			"raise the route's max_wait (default: retry.max_retry_after) to wait that long", e.Route, what, wait, e.Ceiling)
 	}
-	return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, past the request's deadline",
-		e.Route, e.Reason, e.Wait.Round(time.Millisecond))
+	switch e.Reason {
+	case "provider quota":
+		return fmt.Sprintf("sluice: route %s: provider quota bucket %q of %s would make the request wait %v, past its deadline; "+
+			"the provider's headers say it refills then; give the request a longer deadline (the quota is learned per route: quota.disabled turns it off)",
+			e.Route, e.Bucket, e.Host, wait)
+	case "paused by provider":
+		return fmt.Sprintf("sluice: route %s: paused by the provider (Retry-After or quota reset) for %v more, past the request's deadline; "+
+			"give the request a longer deadline (retry.max_retry_after caps such pauses)", e.Route, wait)
+	case "cost exceeds burst":
+		return fmt.Sprintf("sluice: route %s: the request's cost is larger than the burst of the route's limit, so it can never pass; "+
+			"raise limits[].burst or lower the cost (WithCost, cost): %v", e.Route, e.Err)
+	}
+	return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, past the request's deadline; "+
+		"give the request a longer deadline or raise the route's limits[].rate", e.Route, e.Reason, wait)
 }
 
 // Is reports whether target is ErrRateLimited.
@@ -87,16 +114,40 @@ type RetryError struct {
 	// Attempts is the number of attempts made.
 	Attempts int
 	// Reason says why no further attempt was made: "max attempts",
-	// "retry budget", "retry-after too long", "deadline" or "body not
-	// replayable".
+	// "retry budget", "retry-after too long", "deadline", "rate limited",
+	// "circuit open", "not idempotent", "body not replayable" or "not
+	// retryable" (see Outcome.GaveUp).
 	Reason string
+	// Wait is the wait the provider asked for (Retry-After or a quota
+	// reset) when Reason is "retry-after too long", else 0.
+	Wait time.Duration
 	// Err is the last attempt's error.
 	Err error
 }
 
 // Error implements error.
 func (e *RetryError) Error() string {
-	return fmt.Sprintf("sluice: route %s: gave up after %d attempt(s) (%s): %v", e.Route, e.Attempts, e.Reason, e.Err)
+	msg := fmt.Sprintf("sluice: route %s: gave up after %d attempt(s) (%s", e.Route, e.Attempts, e.Reason)
+	if e.Wait > 0 {
+		msg += fmt.Sprintf(": the provider asked to wait %v", e.Wait.Round(time.Millisecond))
+	}
+	msg += ")"
+	if hint := retryHint[e.Reason]; hint != "" {
+		msg += "; " + hint
+	}
+	return msg + ": " + fmt.Sprint(e.Err)
+}
+
+// retryHint says, per RetryError reason, what setting to change.
+var retryHint = map[string]string{
+	"max attempts":         "raise retry.max_attempts for more",
+	"retry budget":         "the route's retries passed retry.budget (ratio, min_per_second)",
+	"retry-after too long": "the wait is past retry.max_retry_after; raise it to wait that long",
+	"deadline":             "the next attempt would start past the request's deadline; give it a longer one",
+	"rate limited":         "the next attempt would wait past the deadline for the route's limits",
+	"circuit open":         "the route's breaker opened (circuit.*)",
+	"not idempotent":       "POST and PATCH are retried only with an Idempotency-Key header (Client: WithIdempotencyKeys) or retry.non_idempotent: true",
+	"body not replayable":  "the request body has no GetBody; send a bytes.Reader, strings.Reader or bytes.Buffer, or set GetBody",
 }
 
 // Is reports whether target is ErrRetriesExhausted.
@@ -106,8 +157,8 @@ func (e *RetryError) Is(target error) bool { return target == ErrRetriesExhauste
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // StatusError is a response whose status says the request failed. The
-// Transport returns it (inside a *RetryError) when it gives up on a
-// retryable status; the Client returns it for every status >= 400.
+// Client returns it for every status >= 400 (inside a *RetryError when the
+// Transport gave up retrying it); the Transport itself returns responses.
 type StatusError struct {
 	// StatusCode is the response's status code.
 	StatusCode int
@@ -119,10 +170,19 @@ type StatusError struct {
 	Body []byte
 }
 
-// Error implements error.
+// Error implements error. It quotes the provider's own message from the
+// body (a JSON "message"/"error" field, or the start of a text body), at
+// most 200 bytes, with URLs and credential-like words redacted.
 func (e *StatusError) Error() string {
-	if e.Status != "" {
-		return "sluice: upstream answered " + e.Status
+	status := e.Status
+	if status == "" || status == strconv.Itoa(e.StatusCode) {
+		status = fmt.Sprintf("%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	} else if !strings.HasPrefix(status, strconv.Itoa(e.StatusCode)) {
+		status = fmt.Sprintf("%d %s", e.StatusCode, status)
 	}
-	return fmt.Sprintf("sluice: upstream answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	msg := "sluice: upstream answered " + status
+	if m := providerMessage(e.Header, e.Body); m != "" {
+		msg += ": " + strconv.Quote(m)
+	}
+	return msg
 }

@@ -13,6 +13,7 @@ import (
 // stable name, with the route, method and URL (credentials redacted) and the
 // given attributes. Nothing is built when the logger would drop the record.
 func (t *Transport) event(ctx context.Context, level slog.Level, name string, rt *route, req *http.Request, attrs ...slog.Attr) {
+	t.observeEvent(ctx, name, rt, attrs)
 	if !t.log.Enabled(ctx, level) {
 		return
 	}

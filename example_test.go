@@ -55,7 +55,7 @@ routes:
       - rate: 10/x
 `))
 	fmt.Println(err)
-	// Output: routes[0].limits[1].rate: "10/x" is not a rate: want N/unit such as 100/min, 5000/h or 50/10s
+	// Output: routes[0].limits[1].rate (line 7): "10/x" is not a rate: want N/unit such as 100/min, 5000/h or 50/10s
 }
 
 // GetJSON decodes a JSON response into a typed value.

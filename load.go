@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -29,18 +30,72 @@ func LoadConfig(path string) (Config, error) {
 	return cfg, nil
 }
 
-// ParseConfig decodes YAML into a Config strictly and validates it.
+// ParseConfig decodes YAML into a Config strictly and validates it. It
+// reports every problem at once, joined: unknown fields (with the closest
+// known name), values of the wrong type and failed checks, each a
+// *ConfigError with its YAML path and line.
 func ParseConfig(data []byte) (Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	ck := yamlCheck{lines: map[string]int{}}
+	if len(doc.Content) > 0 {
+		ck.walk(doc.Content[0], reflect.TypeOf(cfg), "")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) && len(ck.errs) == 0 {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	reported := map[string]bool{}
+	for _, e := range ck.errs {
+		reported[e.(*ConfigError).Field] = true
+	}
+	errs := ck.errs
 	if err := cfg.Validate(); err != nil {
-		return Config{}, err
+		for _, e := range unjoin(err) {
+			var ce *ConfigError
+			if errors.As(e, &ce) {
+				if reported[ce.Field] {
+					continue
+				}
+				if ce.Line == 0 {
+					ce.Line = lineOf(ck.lines, ce.Field)
+				}
+			}
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// unjoin returns the errors joined in err, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// lineOf returns the line of field's path, or of its closest parent
+// written in the YAML; 0 when none is.
+func lineOf(lines map[string]int, field string) int {
+	for p := field; p != ""; {
+		if l, ok := lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
 }
 
 // ConfigError is one thing wrong in a Config: the field's path and what is
@@ -50,10 +105,18 @@ type ConfigError struct {
 	Field string
 	// Problem says what is wrong, e.g. `"10/x" is not a rate`.
 	Problem string
+	// Line is the line of the field in the YAML it was loaded from; 0 for
+	// a Config built in Go.
+	Line int
 }
 
-// Error implements error.
-func (e *ConfigError) Error() string { return e.Field + ": " + e.Problem }
+// Error implements error: "routes[0].retyr (line 3): unknown field ...".
+func (e *ConfigError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", e.Field, e.Line, e.Problem)
+	}
+	return e.Field + ": " + e.Problem
+}
 
 type checker struct {
 	errs  []error
@@ -219,6 +282,22 @@ func (ck *checker) redisConfig(r *RedisConfig) {
 	}
 	if r.Addr != "" && !strings.Contains(r.Addr, ":") {
 		ck.add("redis.addr", "%q must be host:port", r.Addr)
+	}
+	switch r.Mode {
+	case "", "single", "cluster", "sentinel":
+	default:
+		ck.add("redis.mode", "%q must be single, cluster or sentinel", r.Mode)
+	}
+	switch {
+	case r.Mode == "" && r.MasterName == "" && len(r.Addrs) > 1:
+		ck.add("redis.mode", "several addrs need mode: cluster (seed nodes) or mode: sentinel (with master_name)")
+	case r.Mode == "sentinel" && r.MasterName == "":
+		ck.add("redis.master_name", "mode sentinel needs the master's name")
+	case r.MasterName != "" && (r.Mode == "single" || r.Mode == "cluster"):
+		ck.add("redis.master_name", "is only for mode sentinel, not %s", r.Mode)
+	}
+	if t := r.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
+		ck.add("redis.tls", "cert_file and key_file go together; set both or neither")
 	}
 	switch r.OnFailure {
 	case "", "local", "deny", "allow":

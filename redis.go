@@ -1,6 +1,9 @@
 package sluice
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +33,7 @@ func newLimitBuilder(rc *RedisConfig, log *slog.Logger) (*limitBuilder, io.Close
 		addr = strings.Join(rc.Addrs, ",")
 	}
 	c := redislimit.Config{
+		Mode:            redislimit.Mode(rc.Mode),
 		Addr:            addr,
 		MasterName:      rc.MasterName,
 		Username:        rc.Username,
@@ -52,10 +56,41 @@ func newLimitBuilder(rc *RedisConfig, log *slog.Logger) (*limitBuilder, io.Close
 		}
 		c.Password = pw
 	}
+	if rc.TLS != nil {
+		if c.TLS, err = rc.TLS.config(); err != nil {
+			return nil, nil, err
+		}
+	}
 	client, err := redislimit.NewClient(c)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sluice: redis: %w", err)
 	}
 	lb.redis = client
 	return lb, client, nil
+}
+
+// config builds the tls.Config of the redis.tls section.
+func (t *RedisTLSConfig) config() (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("sluice: redis.tls.ca_file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("sluice: redis.tls.ca_file: %s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("sluice: redis.tls: cert_file and key_file go together; set both or neither")
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("sluice: redis.tls.cert_file/key_file: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }

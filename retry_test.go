@@ -2,7 +2,6 @@ package sluice
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -96,14 +95,16 @@ func TestRetriesExhaustedError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &script{answer: sequence(503, 503, 503, 503, 503, 503)}
 		tr := newTestTransport(t, Config{}, s)
-		_, err := do(tr, "GET", "https://api.example.com/x", "")
-		if !errors.Is(err, ErrRetriesExhausted) {
-			t.Fatalf("err = %v, want ErrRetriesExhausted", err)
+		resp, err := do(tr, "GET", "https://api.example.com/x", "")
+		if err != nil || resp.StatusCode != 503 {
+			t.Fatalf("got %v, %v; want the last 503 and no error", resp, err)
 		}
-		var re *RetryError
-		var se *StatusError
-		if !errors.As(err, &re) || re.Attempts != retry.DefaultMaxAttempts || !errors.As(err, &se) || se.StatusCode != 503 {
-			t.Fatalf("err = %#v: want *RetryError with 5 attempts wrapping a 503 *StatusError", err)
+		if o := OutcomeOf(resp); o.Attempts != retry.DefaultMaxAttempts || o.GaveUp != "max attempts" {
+			t.Fatalf("outcome = %+v, want 5 attempts, gave up on max attempts", o)
+		}
+		st, _ := tr.Stats().Route("default:api.example.com")
+		if st.Failures["retries_exhausted"] != 1 {
+			t.Fatalf("Stats.Failures = %v, want retries_exhausted 1", st.Failures)
 		}
 	})
 }
@@ -179,10 +180,9 @@ func TestRetryAfterTooLong(t *testing.T) {
 		cfg := Config{Defaults: Policy{Retry: &RetryConfig{MaxRetryAfter: time.Minute}}}
 		tr := newTestTransport(t, cfg, s)
 		start := time.Now()
-		_, err := do(tr, "GET", "https://api.example.com/x", "")
-		var re *RetryError
-		if !errors.As(err, &re) || re.Reason != "retry-after too long" {
-			t.Fatalf("err = %v, want retries exhausted: retry-after too long", err)
+		resp, err := do(tr, "GET", "https://api.example.com/x", "")
+		if err != nil || resp.StatusCode != 429 || OutcomeOf(resp).GaveUp != "retry-after too long" {
+			t.Fatalf("got %v, %v; want the 429, gave up: retry-after too long", resp, err)
 		}
 		if time.Since(start) != 0 || s.n() != 1 {
 			t.Fatalf("waited %v and sent %d; want an immediate answer after 1 attempt", time.Since(start), s.n())
@@ -204,11 +204,11 @@ func TestRetryStopsAtDeadline(t *testing.T) {
 				defer cancel()
 				req, _ := http.NewRequestWithContext(ctx, "GET", "https://api.example.com/x", nil)
 				start := time.Now()
-				_, err := tr.RoundTrip(req)
-				var re *RetryError
-				if !errors.As(err, &re) || re.Reason != "deadline" {
-					t.Fatalf("err = %v, want retries exhausted by the deadline", err)
+				resp, err := tr.RoundTrip(req)
+				if err != nil || resp.StatusCode != 503 || OutcomeOf(resp).GaveUp != "deadline" {
+					t.Fatalf("got %v, %v; want the 503, gave up by the deadline", resp, err)
 				}
+				resp.Body.Close()
 				if time.Since(start) != 0 {
 					t.Fatalf("slept %v before giving up; want no sleep", time.Since(start))
 				}

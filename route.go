@@ -246,14 +246,21 @@ type indexed struct {
 }
 
 // limiter makes one limiter that takes from every limit at once, or nil
-// for none.
-// The Redis limiters made are appended to remote.
+// for none. The shared strict limits of the group become one Redis window
+// limiter (one hash tag, one script call per decision, all or nothing, the
+// pause read in the same call); each other shared limit is its own Redis
+// limiter. The Redis limiters made are appended to remote.
 func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimit.Limiter) (limit.Limiter, error) {
 	if len(ls) == 0 {
 		return nil, nil
 	}
 	parts := make([]limit.Limiter, 0, len(ls))
+	var windows []indexed
 	for _, l := range ls {
+		if l.Shared && l.Strict {
+			windows = append(windows, l)
+			continue
+		}
 		lim, err := lb.one(route, l)
 		if err != nil {
 			return nil, fmt.Errorf("limits[%d]: %w", l.i, err)
@@ -263,10 +270,51 @@ func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimi
 		}
 		parts = append(parts, lim)
 	}
+	if len(windows) > 0 {
+		rl, err := lb.windows(route, windows)
+		if err != nil {
+			return nil, err
+		}
+		*remote = append(*remote, rl)
+		parts = append(parts, rl)
+	}
 	if len(parts) == 1 {
 		return parts[0], nil
 	}
 	return limit.NewMulti(parts...)
+}
+
+// windows makes the one Redis limiter of a group's shared strict limits,
+// named after the first one's index (a single window keeps the key it
+// always had). Two windows of one period keep the smaller count.
+func (lb *limitBuilder) windows(route string, ls []indexed) (*redislimit.Limiter, error) {
+	if lb.redis == nil {
+		return nil, fmt.Errorf("limits[%d]: a shared limit needs a redis section", ls[0].i)
+	}
+	var rates []limit.Rate
+	byPeriod := map[time.Duration]int{}
+	for _, l := range ls {
+		r, err := limit.ParseRate(l.Rate)
+		if err != nil {
+			return nil, fmt.Errorf("limits[%d]: %w", l.i, err)
+		}
+		r.Burst = 0
+		if j, ok := byPeriod[r.Period]; ok {
+			rates[j].Count = min(rates[j].Count, r.Count)
+			continue
+		}
+		byPeriod[r.Period] = len(rates)
+		rates = append(rates, r)
+	}
+	name := fmt.Sprintf("route/%s/%d", route, ls[0].i)
+	rl, err := redislimit.NewWindow(lb.redis, name, rates, lb.opts)
+	if err != nil {
+		return nil, fmt.Errorf("limits[%d]: %w", ls[0].i, err)
+	}
+	lb.mu.Lock()
+	lb.closed = append(lb.closed, rl)
+	lb.mu.Unlock()
+	return rl, nil
 }
 
 func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
@@ -288,13 +336,7 @@ func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
 		return nil, errors.New("a shared limit needs a redis section")
 	}
 	name := fmt.Sprintf("route/%s/%d", route, l.i)
-	var rl *redislimit.Limiter
-	if l.Strict {
-		r.Burst = 0
-		rl, err = redislimit.NewWindow(lb.redis, name, []limit.Rate{r}, lb.opts)
-	} else {
-		rl, err = redislimit.NewBucket(lb.redis, name, r, lb.opts)
-	}
+	rl, err := redislimit.NewBucket(lb.redis, name, r, lb.opts)
 	if err != nil {
 		return nil, err
 	}

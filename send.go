@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -16,7 +17,8 @@ import (
 	"github.com/sluicehq/sluice/retry"
 )
 
-// send runs the breaker, limit, attempt and retry steps for one request.
+// send runs the breaker, limit, attempt and retry steps for one request,
+// and marks the response it returns with the outcome (see OutcomeOf).
 func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Response, error) {
 	ctx := req.Context()
 	rt.budget.Deposit()
@@ -31,7 +33,10 @@ func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Respo
 		return nil, err
 	}
 	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost)}
-	return a.run(ctx)
+	a.info, _ = ctx.Value(infoKey{}).(*requestInfo)
+	resp, err := a.run(ctx)
+	markResponse(resp, a.n, a.waited, a.gaveUp)
+	return resp, err
 }
 
 // attempt holds the state of one request across its attempts.
@@ -42,6 +47,7 @@ type attempt struct {
 	brk   *circuit.Breaker
 	lim   *limitPair
 	cost  int64
+	info  *requestInfo  // the caller's record, or nil
 	n     int           // attempts made
 	delay time.Duration // last backoff, for decorrelated jitter
 
@@ -49,13 +55,18 @@ type attempt struct {
 	// (hasServerWait).
 	serverWait    time.Duration
 	hasServerWait bool
+
+	waited time.Duration  // time spent waiting, all attempts
+	stop   string         // why the last attempt's failure is not retried
+	gaveUp string         // the reason retrying ended, once it did
+	last   *http.Response // the previous attempt's failed response, body buffered
 }
 
 func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 	for {
 		resp, class, err := a.once(ctx)
 		if class == classDone {
-			return resp, err
+			return a.done(ctx, resp, err)
 		}
 		reason, wait := a.retryDecision(ctx, class)
 		if reason == "" && !a.rt.budget.TryWithdraw() {
@@ -64,19 +75,88 @@ func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 		if reason != "" {
 			return a.giveUp(ctx, resp, err, reason)
 		}
+		cause := errOrStatus(resp, err)
 		if resp != nil {
-			drainClose(resp)
+			a.last = buffered(resp)
 		}
 		a.rt.stats.retries.Add(1)
 		a.t.event(ctx, slog.LevelInfo, "retry_scheduled", a.rt, a.req,
 			slog.Int("attempt", a.n), slog.Int64("wait_ms", wait.Milliseconds()),
-			slog.String("cause", errOrStatus(resp, err)))
+			slog.String("class", class.String()), slog.String("cause", cause))
 		if wait > 0 {
-			if err := sleep(ctx, wait); err != nil {
+			start := time.Now()
+			err := sleep(ctx, wait)
+			a.addWait(time.Since(start))
+			if err != nil {
 				return nil, err
 			}
 		}
 	}
+}
+
+// addWait adds d to the request's waiting time.
+func (a *attempt) addWait(d time.Duration) {
+	a.waited += d
+	if a.info != nil {
+		a.info.waitedNs.Add(int64(d))
+	}
+}
+
+// done ends a request on a final outcome. A response is returned as is
+// (marked with why it was not retried, if it failed); an attempt refused
+// before it was sent returns the previous attempt's response, if there was
+// one: the caller gets the last answer the provider gave. A transport
+// error that is not retried comes back as a *RetryError; the context's own
+// error, and sluice's refusals, as they are.
+func (a *attempt) done(ctx context.Context, resp *http.Response, err error) (*http.Response, error) {
+	if resp != nil {
+		if a.stop != "" {
+			return a.giveUp(ctx, resp, nil, a.stop)
+		}
+		return resp, nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		a.dropLast()
+		return nil, cerr
+	}
+	if last := a.last; last != nil {
+		a.last = nil
+		reason := a.stop
+		switch {
+		case errors.Is(err, ErrRateLimited):
+			reason = "rate limited"
+		case errors.Is(err, ErrCircuitOpen):
+			reason = "circuit open"
+		case reason == "":
+			reason = "not retryable"
+		}
+		return a.giveUp(ctx, last, nil, reason)
+	}
+	if a.stop != "" {
+		return a.giveUp(ctx, nil, err, a.stop)
+	}
+	return nil, err
+}
+
+// dropLast releases the previous attempt's response.
+func (a *attempt) dropLast() {
+	if a.last != nil {
+		_ = a.last.Body.Close()
+		a.last = nil
+	}
+}
+
+// buffered returns resp with its body (up to 64 KiB) read into memory and
+// the connection released, so that it can be returned after a later
+// attempt is refused; nil when the body is larger.
+func buffered(resp *http.Response) *http.Response {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10+1))
+	_ = resp.Body.Close()
+	if err != nil || len(body) > 64<<10 {
+		return nil
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp
 }
 
 // classDone marks an attempt whose outcome is final.
@@ -86,7 +166,12 @@ const classDone retry.Class = -1
 // A final outcome comes back with classDone; a retryable one with its class
 // and the response or error (the response body still open).
 func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error) {
+	a.stop = ""
+	start := time.Now()
 	g, err := a.admit(ctx)
+	if waited := time.Since(start); waited > time.Millisecond {
+		a.addWait(waited)
+	}
 	if err != nil {
 		closeBody(a.req)
 		return nil, classDone, err
@@ -94,15 +179,17 @@ func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error)
 	areq, cancel, err := a.prepare(ctx)
 	if err != nil {
 		g.abandon()
+		a.stop = "body not replayable"
 		return nil, classDone, err
 	}
 	release := g.release
+	a.dropLast()
 	a.n++
 	a.rt.stats.attempts.Add(1)
-	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
-		info.attempts.Store(int64(a.n))
+	if a.info != nil {
+		a.info.attempts.Store(int64(a.n))
 	}
-	resp, err := a.t.base.RoundTrip(areq)
+	resp, err := a.roundTrip(areq) // observe.go
 	g.observe(resp, err)
 	class := a.readThrottle(resp, retry.Classify(ctx, resp, err))
 	g.breaker(a.outcome(class, resp, err))
@@ -113,6 +200,9 @@ func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error)
 	// A request the server may have acted on is re-sent only when that is
 	// safe: an idempotent method, an Idempotency-Key, or an opted-in route.
 	mayRetry := a.rt.pol.retry.MayRetry(a.req, resp, err, class)
+	if !mayRetry {
+		a.stop = a.whyNotRetried(resp, err, class)
+	}
 	if err != nil {
 		cancel()
 		release()
@@ -164,6 +254,7 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 		d, err := a.t.quota.Acquire(ctx, a.req.URL.Host, a.quotaCost(ctx))
 		if waited := time.Since(start); waited > time.Millisecond {
 			a.rt.stats.waitedNs.Add(int64(waited))
+			a.t.observeWait(ctx, a.rt, WaitQuota, waited)
 		}
 		if err != nil {
 			g.abandon()
@@ -171,7 +262,7 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 		}
 		g.observe = d
 	}
-	release, err := a.rt.acquire(ctx)
+	release, err := a.acquire(ctx) // observe.go
 	if err != nil {
 		g.abandon()
 		return g, err
@@ -203,7 +294,7 @@ func (t *Transport) quotaRefused(ctx context.Context, rt *route, req *http.Reque
 	if errors.As(err, &we) {
 		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()),
 			slog.String("reason", "provider quota"), slog.String("bucket", we.Bucket))
-		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota " + we.Bucket, Err: err, Ceiling: we.Ceiling}
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Host: we.Host, Bucket: we.Bucket, Err: err, Ceiling: we.Ceiling}
 	}
 	return err
 }
@@ -339,21 +430,37 @@ func (a *attempt) readThrottle(resp *http.Response, class retry.Class) retry.Cla
 	return class
 }
 
-// giveUp ends a request whose last attempt failed and cannot be retried.
-func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, reason string) (*http.Response, error) {
-	if resp != nil {
-		err = statusError(resp)
+// whyNotRetried says why a failed attempt that MayRetry refused is not
+// retried ("" when it did not fail).
+func (a *attempt) whyNotRetried(resp *http.Response, err error, class retry.Class) string {
+	switch {
+	case class.Retryable() && !retry.Replayable(a.req):
+		return "body not replayable"
+	case class.Retryable():
+		return "not idempotent"
+	case err != nil:
+		return "not retryable"
 	}
-	a.t.event(ctx, slog.LevelWarn, "retries_exhausted", a.rt, a.req,
-		slog.Int("attempts", a.n), slog.String("reason", reason), slog.String("cause", err.Error()))
-	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: err}
+	return ""
 }
 
-// statusError reads the start of resp's body into a *StatusError and closes it.
-func statusError(resp *http.Response) *StatusError {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	drainClose(resp)
-	return &StatusError{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header, Body: body}
+// giveUp ends a request whose last attempt failed and cannot be retried. A
+// response is returned, body intact, marked with the reason (GaveUpHeader);
+// only an attempt that got no response ends in a *RetryError.
+func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, reason string) (*http.Response, error) {
+	a.gaveUp = reason
+	if a.info != nil {
+		a.info.gaveUp.Store(&reason)
+		if reason == "retry-after too long" {
+			a.info.serverNs.Store(int64(a.serverWait))
+		}
+	}
+	a.t.event(ctx, slog.LevelWarn, "retries_exhausted", a.rt, a.req,
+		slog.Int("attempts", a.n), slog.String("reason", reason), slog.String("cause", errOrStatus(resp, err)))
+	if resp != nil {
+		return resp, nil
+	}
+	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: err}
 }
 
 // throttled handles a throttle response: the route pauses until the
@@ -388,6 +495,10 @@ func statusOf(resp *http.Response) int {
 func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, cost int64, req *http.Request) error {
 	start := time.Now()
 	if left := rt.pauseLeft(start); left > 0 {
+		if dl, ok := ctx.Deadline(); ok && start.Add(left).After(dl) {
+			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
+			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider"}
+		}
 		if left > rt.pol.maxWait {
 			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
 			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider", Ceiling: rt.pol.maxWait}
@@ -395,13 +506,14 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 		if left >= quota.LongWait {
 			t.event(ctx, slog.LevelInfo, "long_wait", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
 		}
-		if dl, ok := ctx.Deadline(); ok && start.Add(left).After(dl) {
-			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
-			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider"}
-		}
 		if err := sleep(ctx, left); err != nil {
 			return err
 		}
+		t.observeWait(ctx, rt, WaitProviderPause, left)
+	}
+	limStart := start
+	if t.observed() {
+		limStart = time.Now()
 	}
 	for p := lims; p != nil; p = p.shared {
 		if err := t.waitLimit(ctx, rt, req, p.requests, 1); err != nil {
@@ -410,6 +522,9 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 		if err := t.waitLimit(ctx, rt, req, p.cost, cost); err != nil {
 			return err
 		}
+	}
+	if t.observed() {
+		t.observeWait(ctx, rt, WaitLimit, time.Since(limStart))
 	}
 	if waited := time.Since(start); waited > time.Millisecond {
 		rt.stats.waitedNs.Add(int64(waited))

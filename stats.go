@@ -39,7 +39,8 @@ type RouteStats struct {
 	Successes int64
 	// Failures counts the requests that ended in an error or a status of
 	// 400 or more, by kind: "status_4xx", "status_5xx", "transport",
-	// "rate_limited", "circuit_open", "retries_exhausted", "canceled".
+	// "rate_limited", "circuit_open", "retries_exhausted" (retries ended
+	// on a response or error; the response is still returned), "canceled".
 	Failures map[string]int64
 	// Attempts is the number of requests sent upstream, retries included.
 	Attempts int64
@@ -54,9 +55,20 @@ type RouteStats struct {
 	// CacheHits, CacheMisses and CacheStale count cache lookups: fresh hits,
 	// misses, and stale entries served because the upstream failed.
 	CacheHits, CacheMisses, CacheStale int64
+	// NotModified is the number of revalidations the upstream answered 304
+	// Not Modified: the stored body was reused, and providers such as
+	// GitHub do not charge the request against the rate limit.
+	NotModified int64
+	// StaleWhileRevalidate is the number of stale entries served at once
+	// while a background request revalidated them (the response said
+	// stale-while-revalidate).
+	StaleWhileRevalidate int64
 	// Coalesced is the number of requests answered by joining an identical
 	// request already in flight.
 	Coalesced int64
+	// RequestsSaved is the number of requests answered without an upstream
+	// request of their own: CacheHits plus Coalesced.
+	RequestsSaved int64
 	// Breaker is the state of the route's circuit breaker ("closed",
 	// "open", "half-open"; "" when it has none or one per host).
 	Breaker string
@@ -80,6 +92,7 @@ type counters struct {
 	requests, successes, attempts, retries, throttles atomic.Int64
 	waitedNs                                          atomic.Int64
 	cacheHits, cacheMisses, cacheStale, coalesced     atomic.Int64
+	notModified, staleRevalidate                      atomic.Int64
 	failures                                          [len(failKinds)]atomic.Int64
 }
 
@@ -106,7 +119,11 @@ func (c *counters) snapshot(name string) RouteStats {
 		CacheStale:  c.cacheStale.Load(),
 		Coalesced:   c.coalesced.Load(),
 		Failures:    map[string]int64{},
+
+		NotModified:          c.notModified.Load(),
+		StaleWhileRevalidate: c.staleRevalidate.Load(),
 	}
+	s.RequestsSaved = s.CacheHits + s.Coalesced
 	for i, k := range failKinds {
 		if n := c.failures[i].Load(); n > 0 {
 			s.Failures[k] = n

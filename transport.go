@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/httpcache"
 	"github.com/sluicehq/sluice/quota"
@@ -25,10 +27,13 @@ type Transport struct {
 	defaults policy
 	unrouted *hostMap[*route] // one route state per host for unmatched requests
 	cache    *httpcache.Cache // nil when no route caches
+	bg       *background      // stale-while-revalidate refreshes; nil when no route caches
 	quota    *quota.Tracker
 	lb       *limitBuilder
 	ownRedis io.Closer // the Redis client the Transport made, or nil
 	closed   atomic.Bool
+	obs      atomic.Pointer[observers] // nil until AddObserver (observe.go)
+	obsMu    sync.Mutex                // serialises AddObserver
 }
 
 // NewTransport builds a Transport from cfg, sending through base; nil base
@@ -100,6 +105,7 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 			return nil, fmt.Errorf("sluice: cache: %w", err)
 		}
 		t.cache = c
+		t.bg = newBackground()
 	}
 	return t, nil
 }
@@ -114,8 +120,12 @@ func (t *Transport) routeFor(req *http.Request, host string) (*route, error) {
 	return t.unrouted.get(host)
 }
 
-// RoundTrip implements http.RoundTripper. It returns a response, or an
-// error that matches ErrRateLimited, ErrCircuitOpen, ErrRetriesExhausted,
+// RoundTrip implements http.RoundTripper and keeps its contract: when an
+// attempt got a response, the caller gets the last one, body intact,
+// whatever its status, even when retries were spent on it (GaveUpHeader
+// and OutcomeOf say so; WithOutcome records it). An error means no
+// response was obtained; it matches ErrRateLimited, ErrCircuitOpen,
+// ErrRetriesExhausted (a transport error, wrapped in a *RetryError),
 // ErrClosed or the request context's error with errors.Is.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil {
@@ -133,23 +143,53 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	rt.stats.requests.Add(1)
+	var info *requestInfo
+	if _, ok := req.Context().Value(outcomeKey{}).(*Outcome); ok {
+		info = &requestInfo{}
+		req = req.WithContext(context.WithValue(req.Context(), infoKey{}, info))
+	}
+	op := t.obs.Load() // observe.go
+	var start time.Time
+	if op != nil {
+		start = time.Now()
+		req = op.startRequest(req, rt)
+	}
 	resp, err := t.serve(req, rt, host)
 	t.count(req.Context(), rt, resp, err)
+	if info != nil {
+		recordOutcome(req.Context(), info, resp)
+	}
+	if op != nil {
+		op.endRequest(req, rt, resp, err, time.Since(start))
+	}
 	return resp, err
 }
 
 // serve runs the cache and coalescing steps, then send.
 func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Response, error) {
 	ctx := req.Context()
-	cacheable := t.cache != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req)
-	var key string
+	cacheable := t.cache != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req) && !httpcache.HasConditional(req)
+	var l lookup
 	if cacheable {
-		key = httpcache.Key(req, rt.pol.cache.Vary)
-		if e, fresh, ok := t.cache.Get(key); ok && fresh {
-			rt.stats.cacheHits.Add(1)
-			t.event(ctx, slog.LevelDebug, "cache_hit", rt, req)
-			closeBody(req)
-			return e.Response(req), nil
+		l.base = httpcache.Key(req, rt.pol.cache.Vary)
+		e, key, ok := t.cache.Lookup(l.base, req)
+		l.key = key
+		if ok {
+			l.entry = e
+			now := t.now()
+			switch {
+			case requestNoCache(req):
+			case e.Fresh(now):
+				rt.stats.cacheHits.Add(1)
+				t.event(ctx, slog.LevelDebug, "cache_hit", rt, req)
+				closeBody(req)
+				return markCached(e.ResponseAt(req, now)), nil
+			case e.StaleWhileRevalidate(now):
+				rt.stats.staleRevalidate.Add(1)
+				t.event(ctx, slog.LevelDebug, "cache_stale_revalidate", rt, req)
+				t.revalidateInBackground(req, rt, host, l)
+				return markCached(e.StaleResponseAt(req, now)), nil
+			}
 		}
 		rt.stats.cacheMisses.Add(1)
 		t.event(ctx, slog.LevelDebug, "cache_miss", rt, req)
@@ -159,21 +199,17 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 		if ctx != req.Context() {
 			r = req.WithContext(ctx)
 		}
-		resp, err := t.send(r, rt, host)
-		if err == nil && cacheable && httpcache.Storable(resp) {
-			e, r2, serr := httpcache.Snapshot(resp, rt.pol.cache.TTL, t.now(), t.cache.MaxEntryBytes())
-			if serr == nil && e != nil {
-				t.cache.Put(key, e)
-			}
-			resp = r2
+		if !cacheable {
+			return t.send(r, rt, host)
 		}
-		return resp, err
+		return t.fetch(r, rt, host, l)
 	}
 	var resp *http.Response
 	var err error
 	if rt.pol.coalesce && req.Method == http.MethodGet && (req.Body == nil || req.Body == http.NoBody) {
-		if key == "" {
-			key = httpcache.Key(req, nil)
+		key := l.coalesceKey(req)
+		if !cacheable {
+			key = httpcache.VariantKey(httpcache.Key(req, nil), req, negotiated)
 		}
 		var shared bool
 		resp, shared, err = rt.group.Do(ctx, key, func(gctx context.Context) (*http.Response, error) {
@@ -205,13 +241,13 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 		resp, err = send(ctx)
 	}
 	if cacheable && rt.pol.cache.StaleIfError > 0 && failed(resp, err) {
-		if e, ok := t.cache.GetStale(key, rt.pol.cache.StaleIfError); ok {
+		if e, ok := t.cache.GetStale(l.key, rt.pol.cache.StaleIfError); ok {
 			if resp != nil {
 				drainClose(resp)
 			}
 			rt.stats.cacheStale.Add(1)
 			t.event(ctx, slog.LevelWarn, "cache_stale", rt, req, slog.Any("cause", errOrStatus(resp, err)))
-			return e.StaleResponse(req), nil
+			return markCached(e.StaleResponse(req)), nil
 		}
 	}
 	return resp, err
@@ -234,24 +270,21 @@ func errOrStatus(resp *http.Response, err error) string {
 
 // count records the outcome of one RoundTrip.
 func (t *Transport) count(ctx context.Context, rt *route, resp *http.Response, err error) {
-	switch {
-	case err == nil && resp.StatusCode < 400:
+	if k := RequestOutcome(ctx, resp, err); k == OutcomeSuccess {
 		rt.stats.successes.Add(1)
-	case err == nil && resp.StatusCode < 500:
-		rt.stats.fail(failStatus4xx)
-	case err == nil:
-		rt.stats.fail(failStatus5xx)
-	case errors.Is(err, ErrRateLimited):
-		rt.stats.fail(failRateLimited)
-	case errors.Is(err, ErrCircuitOpen):
-		rt.stats.fail(failCircuitOpen)
-	case errors.Is(err, ErrRetriesExhausted):
-		rt.stats.fail(failExhausted)
-	case ctx.Err() != nil:
-		rt.stats.fail(failCanceled)
-	default:
-		rt.stats.fail(failTransport)
+	} else {
+		rt.stats.fail(k)
 	}
+}
+
+// exhausted reports whether sluice retried resp's request and gave up on
+// it (rather than not retrying it at all).
+func exhausted(resp *http.Response) bool {
+	switch resp.Header.Get(GaveUpHeader) {
+	case "", "not idempotent", "body not replayable", "not retryable":
+		return false
+	}
+	return true
 }
 
 // Stats returns a snapshot of the Transport's counters, per route.
@@ -284,10 +317,14 @@ func (r *route) snapshot() RouteStats {
 
 // Close makes further requests fail with ErrClosed and closes the idle
 // connections of the base transport. Requests in flight finish. Close
-// starts no goroutine and leaves none behind.
+// starts no goroutine and leaves none behind: it cancels the background
+// revalidations still running and waits for them.
 func (t *Transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil
+	}
+	if t.bg != nil {
+		t.bg.close()
 	}
 	t.CloseIdleConnections()
 	t.lb.close()

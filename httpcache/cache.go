@@ -89,6 +89,8 @@ func (c *Cache) Get(key string) (e *Entry, fresh bool, ok bool) {
 
 // GetStale returns the entry stored under key if it expired less than
 // maxStale ago (or is still fresh), for serving when the upstream fails.
+// An entry whose response said must-revalidate, proxy-revalidate or
+// no-cache is never returned (RFC 9111 4.2.4).
 func (c *Cache) GetStale(key string, maxStale time.Duration) (*Entry, bool) {
 	now := c.now()
 	c.mu.Lock()
@@ -98,7 +100,7 @@ func (c *Cache) GetStale(key string, maxStale time.Duration) (*Entry, bool) {
 		return nil, false
 	}
 	e := el.Value.(*item).e
-	if !now.Before(e.expires.Add(maxStale)) {
+	if e.marker != nil || e.mustRevalidate || !now.Before(e.expires.Add(maxStale)) {
 		return nil, false
 	}
 	c.lru.MoveToFront(el)

@@ -13,30 +13,54 @@
 // replays it, so the caller never loses a byte, even when the body is too
 // large to keep. Each hit builds a new response from the entry
 // ([Entry.Response]) with its own body reader and header copy, an Age
-// header and "X-Sluice-Cache: hit"; [Entry.StaleResponse] serves an expired
+// header, "X-Sluice-Cache: hit" and "X-From-Cache: 1" (gregjones/httpcache's
+// marker, which go-github reads to leave its rate view alone);
+// [Entry.StaleResponse] serves an expired
 // entry after an upstream failure, marked "X-Sluice-Cache: stale" and
 // "Warning: 110 - \"Response is Stale\"".
 //
-//	key := httpcache.Key(req, vary)
-//	if e, fresh, ok := c.Get(key); ok && fresh {
+//	base := httpcache.Key(req, vary)
+//	e, _, ok := c.Lookup(base, req)
+//	if ok && e.Fresh(now) {
 //		return e.Response(req), nil
+//	}
+//	if ok && e.HasValidator() {
+//		req = e.Conditional(req) // a 304 then goes to e.Refresh
 //	}
 //	resp, err := send(req)
 //	if err == nil && httpcache.Storable(resp) {
 //		var e *httpcache.Entry
 //		e, resp, _ = httpcache.Snapshot(resp, ttl, now, c.MaxEntryBytes())
-//		c.Put(key, e) // a nil e is ignored
+//		c.Store(base, req, e) // a nil e is ignored
 //	}
 //
 // The [Cache] holds at most Options.MaxEntries entries and Options.MaxBytes
 // bytes (bodies, headers, keys and a fixed overhead per entry), evicting the
 // least recently used. Freshness is the route's TTL, lowered by the
 // response's max-age minus its Age; expired entries stay until evicted, for
-// [Cache.GetStale]. This is a client's private cache with fixed TTLs, not
-// an RFC 9111 shared cache: it does not revalidate (responses saying
-// no-cache are not stored), ignores Expires, and honours a response's Vary
-// only as "Vary: *" (not stored); name the headers a response depends on in
-// the vary list given to Key.
+// revalidation and [Cache.GetStale].
+//
+// # Revalidation (RFC 9111)
+//
+// A stale entry with a validator (ETag or Last-Modified) is not refetched
+// but revalidated: [Entry.Conditional] adds If-None-Match and
+// If-Modified-Since to the request, and when the upstream answers 304 Not
+// Modified, [Entry.Refresh] makes a new entry with the stored body and the
+// stored header updated by the 304's (hop-by-hop fields and Content-Length
+// excepted), fresh again. [Entry.Matches304] rejects a 304 naming another
+// representation. A response saying no-cache is stored only with a
+// validator, and revalidated before every use; must-revalidate,
+// proxy-revalidate and no-cache entries are never served stale
+// ([Cache.GetStale] skips them); stale-while-revalidate=N lets an entry be
+// served for N seconds past its expiry while it is revalidated in the
+// background ([Entry.StaleWhileRevalidate]).
+//
+// A response's Vary header is honoured: [Cache.Store] keeps each variant
+// under [VariantKey] (the base key plus the request's values of the named
+// headers) and leaves a marker under the base key, and [Cache.Lookup]
+// follows it, so requests differing in a varied header never share an
+// entry. Expires and heuristic freshness are ignored: without max-age an
+// entry lives for the route's TTL.
 //
 // # Keys and credentials
 //

@@ -16,6 +16,10 @@ const (
 	// CacheHeader is set to "hit" on a response from Entry.Response and to
 	// "stale" on one from Entry.StaleResponse.
 	CacheHeader = "X-Sluice-Cache"
+	// FromCacheHeader is set to "1" on every response served from the
+	// cache (fresh or stale), the marker gregjones/httpcache sets and
+	// SDKs such as go-github read to skip updating their rate view.
+	FromCacheHeader = "X-From-Cache"
 	// StaleWarning is the Warning header value of a stale response.
 	StaleWarning = `110 - "Response is Stale"`
 )
@@ -40,6 +44,15 @@ type Entry struct {
 	expires    time.Time
 	initialAge time.Duration // Age the upstream reported when stored
 	size       int64
+
+	// Read from header by setFlags.
+	mustRevalidate bool          // must-revalidate, proxy-revalidate or no-cache
+	swr            time.Duration // stale-while-revalidate
+	vary           []string      // the response's Vary names
+
+	// marker, when not nil, makes the entry a placeholder stored under a
+	// request's base key, naming the headers its variants are keyed by.
+	marker []string
 }
 
 // StatusCode returns the stored status code.
@@ -67,15 +80,15 @@ func (e *Entry) Fresh(now time.Time) bool { return now.Before(e.expires) }
 // Storable reports whether resp may be stored: a status that RFC 9110
 // calls heuristically cacheable (200, 203, 204, 300, 301, 308, 404, 405,
 // 410, 414, 501; not 206, since Range requests are not cached), and none of
-// "Cache-Control: no-store", "Cache-Control: no-cache" (it asks for
-// revalidation before every use, which this cache does not do), "Vary: *"
-// or Set-Cookie.
+// "Cache-Control: no-store", "Vary: *" or Set-Cookie. A response saying
+// "Cache-Control: no-cache" is stored only when it has a validator (ETag or
+// Last-Modified): it is then revalidated before every use.
 //
-// "Cache-Control: private" does not prevent storing: this is a client's
-// private cache, and keys carry a fingerprint of the credential, so the
-// response is only served again to requests with the same credential. The
-// response's Vary header is not honoured beyond "*": the headers a
-// response depends on must be named in the route's vary list.
+// "Cache-Control: private" does not prevent storing: keys carry a
+// fingerprint of the credential, so the response is only served again to
+// requests with the same credential. A response's Vary header is honoured
+// by Cache.Store and Cache.Lookup, which keep one variant per set of values
+// of the named request headers.
 func Storable(resp *http.Response) bool {
 	if resp == nil {
 		return false
@@ -93,7 +106,14 @@ func Storable(resp *http.Response) bool {
 			return false
 		}
 	}
-	return !hasDirective(resp.Header, "no-store") && !hasDirective(resp.Header, "no-cache")
+	if hasDirective(resp.Header, "no-store") {
+		return false
+	}
+	return !hasDirective(resp.Header, "no-cache") || hasValidator(resp.Header)
+}
+
+func hasValidator(h http.Header) bool {
+	return h.Get("Etag") != "" || h.Get("Last-Modified") != ""
 }
 
 // lifetime returns how long resp may stay fresh: ttl, lowered by its
@@ -102,9 +122,6 @@ func lifetime(h http.Header, ttl time.Duration) (time.Duration, time.Duration) {
 	var age time.Duration
 	if a, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && a > 0 {
 		age = time.Duration(min(a, 1<<32)) * time.Second
-	}
-	if hasDirective(h, "no-store") {
-		return 0, age
 	}
 	if v, ok := directive(h, "max-age"); ok {
 		secs, err := strconv.ParseInt(v, 10, 64)
@@ -122,9 +139,13 @@ func lifetime(h http.Header, ttl time.Duration) (time.Duration, time.Duration) {
 // copy of resp whose Body replays everything resp's body holds; resp's
 // body must not be used afterwards.
 //
+// A response with a validator (ETag or Last-Modified) is kept even when
+// its lifetime is not positive or it says no-cache: the entry is stale at
+// once and is revalidated before use.
+//
 // e is nil, with r still complete, when the response must not be kept:
-// its lifetime is not positive, it says no-store, or its body is larger
-// than maxBytes (then r replays the bytes read and streams the rest, and
+// its lifetime is not positive and it has no validator, it says no-store,
+// or its body is larger than maxBytes (then r replays the bytes read and streams the rest, and
 // closing r's body closes resp's). If reading fails, e is nil, err is the
 // read error, and r's body replays the bytes read and then fails with err.
 // Snapshot does not check Storable.
@@ -133,7 +154,10 @@ func Snapshot(resp *http.Response, ttl time.Duration, now time.Time, maxBytes in
 		return nil, nil, errors.New("httpcache: Snapshot of a nil response")
 	}
 	life, age := lifetime(resp.Header, ttl)
-	if life <= 0 || maxBytes < 0 {
+	if hasDirective(resp.Header, "no-cache") {
+		life = 0
+	}
+	if (life <= 0 && !hasValidator(resp.Header)) || hasDirective(resp.Header, "no-store") || maxBytes < 0 {
 		return nil, resp, nil
 	}
 	maxBytes = min(maxBytes, math.MaxInt64-1)
@@ -159,7 +183,8 @@ func Snapshot(resp *http.Response, ttl time.Duration, now time.Time, maxBytes in
 	if e == nil {
 		e = newEntry(resp, nil)
 	}
-	e.stored, e.expires, e.initialAge = now, now.Add(life), age
+	e.stored, e.expires, e.initialAge = now, now.Add(max(life, 0)), age
+	e.setFlags()
 	return e, r, nil
 }
 
@@ -197,7 +222,7 @@ func (e *Entry) Response(req *http.Request) *http.Response {
 // ResponseAt returns a new response built from e for req: its own body
 // reader, a copy of the header with Age set to the entry's age at now (the
 // upstream's Age plus the time since it was stored) and X-Sluice-Cache set
-// to "hit", and Request set to req.
+// to "hit" (and X-From-Cache to "1"), and Request set to req.
 func (e *Entry) ResponseAt(req *http.Request, now time.Time) *http.Response {
 	age := e.initialAge + max(0, now.Sub(e.stored))
 	r := &http.Response{
@@ -218,6 +243,7 @@ func (e *Entry) ResponseAt(req *http.Request, now time.Time) *http.Response {
 	}
 	r.Header.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
 	r.Header.Set(CacheHeader, "hit")
+	r.Header.Set(FromCacheHeader, "1")
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,11 @@ type Multi struct {
 	all     []Limiter
 	clk     clock
 	q       waitQueue
+	// foreignUntil (clk ns) is when the foreign members last said they
+	// could grant again, 0 after a grant: the wait queue's estimate
+	// includes it, so a wait no deadline allows is refused at once
+	// instead of queueing until the deadline.
+	foreignUntil atomic.Int64
 }
 
 // NewMulti returns a Multi over ls, which must not be empty or hold nil.
@@ -127,6 +133,7 @@ func (m *Multi) allow(ctx context.Context, n int64) (Result, error) {
 		var we *WaitError
 		if errors.As(err, &we) {
 			cancelAll()
+			m.foreignUntil.Store(m.clk.now() + int64(max(we.Wait, 1)))
 			return Result{RetryAfter: max(we.Wait, 1)}, nil
 		}
 		if err != nil {
@@ -136,9 +143,11 @@ func (m *Multi) allow(ctx context.Context, n int64) (Result, error) {
 		rs = append(rs, r)
 		if d := time.Until(r.At()); d > 0 {
 			cancelAll()
+			m.foreignUntil.Store(m.clk.now() + int64(d))
 			return Result{RetryAfter: d}, nil
 		}
 	}
+	m.foreignUntil.Store(0)
 	return res, nil
 }
 
@@ -170,10 +179,15 @@ func (m *Multi) tryTake(ctx context.Context, n int64) (bool, int64, error) {
 	return r.Allowed, max(int64(r.RetryAfter), 1), nil
 }
 
+// estimate is the longest of the local members' estimates and of the
+// wait the foreign members last reported.
 func (m *Multi) estimate(n int64) int64 {
 	var d int64
 	for _, l := range m.locals {
 		d = max(d, l.estimate(n))
+	}
+	if u := m.foreignUntil.Load(); u != 0 {
+		d = max(d, u-m.clk.now())
 	}
 	return d
 }

@@ -40,6 +40,7 @@ type bucket struct {
 	remaining  float64   // as of obsAt; Unknown if not reported
 	obsAt      time.Time // local time of the last applied observation
 	reset      time.Time // zero if unknown
+	lastReset  time.Time // the reset that passed last (rollover), for Stats
 	window     time.Duration
 	continuous bool    // the dialect says it refills steadily
 	rate       float64 // refill in units/s (stated, implied or measured); 0 unknown
@@ -91,6 +92,7 @@ func (b *bucket) rollover(now time.Time) {
 		return
 	}
 	b.remaining = b.limit
+	b.lastReset = b.reset
 	b.obsAt = b.reset
 	b.applied = b.spent
 	b.tat = time.Time{}

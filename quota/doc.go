@@ -113,7 +113,9 @@
 // wins. Memory is bounded by TrackerOptions.MaxBuckets (buckets and hosts,
 // least recently used forgotten first). Events are logged with slog:
 // bucket_learned, bucket_paused, bucket_resumed (Info), bucket_paced and
-// adaptive_rate (Debug), always outside the lock.
+// adaptive_rate (Debug), always outside the lock, each with the "event"
+// (the message), "route" (Cost.Route, or "default:<host>"), "host" and
+// "bucket" attributes.
 //
 // # Adaptive rate discovery
 //

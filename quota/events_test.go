@@ -14,21 +14,30 @@ import (
 type recorder struct {
 	mu   sync.Mutex
 	msgs []string
+	bad  []string // records without event == message or without route
 }
 
 func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
 func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
 func (r *recorder) WithGroup(string) slog.Handler            { return r }
 func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
-	bucket := ""
+	var bucket, event, route string
 	rec.Attrs(func(a slog.Attr) bool {
-		if a.Key == "bucket" {
+		switch a.Key {
+		case "bucket":
 			bucket = a.Value.String()
+		case "event":
+			event = a.Value.String()
+		case "route":
+			route = a.Value.String()
 		}
 		return true
 	})
 	r.mu.Lock()
 	r.msgs = append(r.msgs, rec.Message+" "+bucket)
+	if event != rec.Message || route == "" {
+		r.bad = append(r.bad, rec.Message+": event="+event+" route="+route)
+	}
 	r.mu.Unlock()
 	return nil
 }
@@ -55,6 +64,11 @@ func TestTrackerEvents(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("events = %q, want %q", rec.msgs, want)
+		}
+		// Every record carries "event" and "route", like the Transport's
+		// (fails before: quota's records had neither).
+		if len(rec.bad) > 0 {
+			t.Errorf("records lacking event/route: %q", rec.bad)
 		}
 	})
 }

@@ -19,7 +19,7 @@ func TestTrackerOutOfOrderResponses(t *testing.T) {
 		shop := func(used string) *http.Response {
 			return respAt(start, 200, "X-Shopify-Shop-Api-Call-Limit", used+"/40")
 		}
-		remaining := func() float64 {
+		remaining := func() int64 {
 			st := tr.Stats()
 			if len(st) != 1 {
 				t.Fatalf("Stats() = %+v, want one bucket", st)
@@ -39,7 +39,7 @@ func TestTrackerOutOfOrderResponses(t *testing.T) {
 			name string
 			i    int    // the request answered
 			used string // what its response reports
-			want float64
+			want int64
 		}{
 			// The second request was counted first: 2 used, and the first
 			// may not be counted yet.

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// The tests in this file follow the twelve parsing pitfalls of
-// shared/reference/ratelimit-headers.md, one test per pitfall.
+// The tests in this file cover twelve pitfalls of parsing providers' rate
+// limit headers (units, clocks, resets, scopes, partial headers), one test
+// per pitfall.
 
 // firstObs parses and returns the first observation (or fails).
 func firstObs(t *testing.T, status int, h http.Header, now time.Time, d Dialect) Observation {

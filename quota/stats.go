@@ -18,12 +18,15 @@ type BucketStats struct {
 	Unit Unit
 	// Limit is the bucket's capacity, or Unknown.
 	Limit float64
-	// Remaining is what the Tracker estimates is left now: the last
-	// reported count, plus the refill since, minus what was sent since.
-	// Unknown when never reported.
-	Remaining float64
-	// Reset is when the bucket is next full or its window restarts; zero
-	// when unknown.
+	// Remaining is what the Tracker estimates is left now, in whole units:
+	// the last reported count, plus the refill since, minus what was sent
+	// since, rounded down. -1 (Unknown) when never reported.
+	Remaining int64
+	// Reset is when the bucket is next full or its window restarts. Once
+	// a window has restarted and no response has yet stated the next
+	// reset, it is the next restart when the window's length is known, and
+	// else the restart that passed (a time before now: the bucket is full
+	// since then). Zero when never reported.
 	Reset time.Time
 	// Pace is the rate the Tracker currently holds requests to, in units
 	// per second; zero when it does not pace this bucket.
@@ -44,25 +47,38 @@ func (t *Tracker) Stats() []BucketStats {
 	for _, h := range t.hosts {
 		for _, b := range h.buckets {
 			b.rollover(now)
-			rem := b.available(now)
-			switch {
-			case math.IsInf(rem, 1):
-				rem = Unknown
-			case rem < 0:
-				rem = 0
+			var rem int64
+			switch avail := b.available(now); {
+			case math.IsInf(avail, 1):
+				rem = -1
+			case avail > 0:
+				rem = int64(math.Floor(avail))
 			}
 			out = append(out, BucketStats{Host: h.name, Bucket: b.name, Unit: b.unit, Limit: b.limit,
-				Remaining: rem, Reset: b.reset, Pace: b.pace(now), PausedUntil: b.pausedUntil, Throttles: b.throttles})
+				Remaining: rem, Reset: b.statsReset(now), Pace: b.pace(now), PausedUntil: b.pausedUntil, Throttles: b.throttles})
 		}
 		if a := h.adaptive; a != nil && (a.enabled || a.throttles > 0) {
 			out = append(out, BucketStats{Host: h.name, Bucket: "adaptive", Unit: Requests, Limit: Unknown,
-				Remaining: Unknown, Pace: a.fillRate, PausedUntil: h.paused, Throttles: a.throttles})
+				Remaining: -1, Pace: a.fillRate, PausedUntil: h.paused, Throttles: a.throttles})
 		}
 	}
 	slices.SortFunc(out, func(a, b BucketStats) int {
 		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Bucket, b.Bucket))
 	})
 	return out
+}
+
+// statsReset is the Reset that Stats reports for b (see BucketStats).
+// Requires Tracker.mu held.
+func (b *bucket) statsReset(now time.Time) time.Time {
+	if !b.reset.IsZero() || b.lastReset.IsZero() {
+		return b.reset
+	}
+	r := b.lastReset
+	if b.window > 0 && !r.After(now) {
+		r = r.Add((now.Sub(r)/b.window + 1) * b.window)
+	}
+	return r
 }
 
 // RouteOf returns a route name for req to use as Cost.Route: the method

@@ -258,7 +258,7 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 			tk.t = t
 			ev := h.drainEvents()
 			t.mu.Unlock()
-			t.emit(ev)
+			t.emit(ev, cost.Route)
 			return tk.finish, nil
 		}
 		var wake chan struct{}
@@ -270,17 +270,18 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		}
 		ev := h.drainEvents()
 		t.mu.Unlock()
-		t.emit(ev)
+		t.emit(ev, cost.Route)
 		wait := at.Sub(now)
-		if cost.MaxWait > 0 && wait > cost.MaxWait && wake == nil {
-			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Ceiling: cost.MaxWait}
-		}
 		if hasDL && wait > time.Until(dl) && wake == nil {
 			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
 		}
+		if cost.MaxWait > 0 && wait > cost.MaxWait && wake == nil {
+			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Ceiling: cost.MaxWait}
+		}
 		if wait >= LongWait && wake == nil && t.log != nil && !logged {
 			logged = true
-			t.log.Info("quota_wait", "host", host, "bucket", who, "wait", wait.Round(time.Millisecond))
+			t.emit([]event{{msg: "quota_wait", level: slog.LevelInfo, host: host, bucket: who,
+				attrs: []any{"wait", wait.Round(time.Millisecond)}}}, cost.Route)
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -349,7 +350,7 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 	}
 	ev := h.drainEvents()
 	t.mu.Unlock()
-	t.emit(ev)
+	t.emit(ev, tk.route)
 }
 
 // observe applies a response's Signal. Requires t.mu held.
@@ -437,13 +438,21 @@ func (t *Tracker) evict() {
 	}
 }
 
-// emit logs events; it is called without t.mu held.
-func (t *Tracker) emit(evs []event) {
+// emit logs events for a request of route (Cost.Route); it is called
+// without t.mu held. Each record carries "event" (its message), "route",
+// "host" and "bucket", like the Transport's own events; a request of no
+// route is logged as route "default:<host>", the Transport's name for it.
+func (t *Tracker) emit(evs []event, route string) {
 	if t.log == nil {
 		return
 	}
 	for _, e := range evs {
-		t.log.Log(context.Background(), e.level, e.msg, append([]any{"host", e.host, "bucket", e.bucket}, e.attrs...)...)
+		r := route
+		if r == "" {
+			r = "default:" + e.host
+		}
+		attrs := append([]any{"event", e.msg, "route", r, "host", e.host, "bucket", e.bucket}, e.attrs...)
+		t.log.Log(context.Background(), e.level, e.msg, attrs...)
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 // throttle responses. The zero Dialect is DialectNone.
 type Dialect int
 
-// The dialects. Each mimics a real provider's headers, formats and quirks;
-// see the reference notes in the repository (ratelimit-headers.md).
+// The dialects. Each mimics a real provider's headers, formats and quirks,
+// as the providers document them and as package quota reads them.
 const (
 	// DialectNone sends a bare 429 with no rate-limit headers at all.
 	DialectNone Dialect = iota

@@ -2,17 +2,22 @@
 //
 //	sluice demo [flags]     run a workload against a simulated provider,
 //	                        through a plain http.Client and through sluice
-//	sluice check FILE       validate a configuration file
+//	sluice check FILE|-     validate a configuration file (- reads stdin)
+//	sluice version          print the version of sluice and Go
 //
 // Run "sluice demo -h" for the demo's flags.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/sluicehq/sluice"
 )
@@ -25,13 +30,19 @@ func main() {
 }
 
 const usage = `usage:
-  sluice demo [flags]   run a workload against a simulated rate-limited provider,
-                        through a plain http.Client and through sluice
-  sluice check FILE     validate a sluice configuration file
+  sluice demo [flags]    run a workload against a simulated rate-limited provider,
+                         through a plain http.Client and through sluice
+  sluice check FILE|-    validate a sluice configuration file (- reads stdin)
+  sluice version         print the version of sluice and of Go
 `
 
 // run is the whole command; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runIn(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runIn is run reading stdin from stdin.
+func runIn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -40,15 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
 	case "check":
-		if len(args) != 2 {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		if _, err := sluice.LoadConfig(args[1]); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "%s: ok\n", args[1])
+		return check(args[1:], stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, version())
 		return 0
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -57,4 +62,75 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
+}
+
+const checkUsage = `usage: sluice check FILE|-
+
+Validates a sluice YAML configuration the way sluice.LoadConfig and
+NewTransport read it: unknown fields, values of the wrong type and settings
+out of range are reported all at once, each with its YAML path and line.
+"-" reads the configuration from stdin. Exit status: 0 valid, 1 invalid,
+2 usage error.
+`
+
+// check validates a configuration file, or stdin for "-".
+func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sluice check", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, checkUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "sluice check: %v\n%s", err, checkUsage)
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprint(stderr, checkUsage)
+		return 2
+	}
+	name := fs.Arg(0)
+	var err error
+	if name == "-" {
+		var data []byte
+		if data, err = io.ReadAll(io.LimitReader(stdin, 16<<20)); err == nil {
+			_, err = sluice.ParseConfig(data)
+		}
+		if err != nil {
+			err = fmt.Errorf("sluice: stdin: %w", err)
+		}
+		name = "stdin"
+	} else {
+		_, err = sluice.LoadConfig(name)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", name)
+	return 0
+}
+
+// version is the module version the binary was built from ("(devel)" for a
+// build in the repository, with its VCS revision when known) and Go's.
+func version() string {
+	v, rev := "(unknown)", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" && rev != "" {
+					rev += "-dirty"
+				}
+			}
+		}
+	}
+	out := "sluice " + v
+	if rev != "" {
+		out += " " + rev
+	}
+	return out + " " + runtime.Version()
 }

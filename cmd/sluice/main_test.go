@@ -75,3 +75,31 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("examples/sluice.yaml does not validate: %s", errOut.String())
 	}
 }
+
+func TestCheckHelpStdinVersion(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		code     int
+		out, err string // substrings of stdout and stderr
+	}{
+		{"help", []string{"check", "-h"}, "", 0, "usage: sluice check FILE|-", ""},
+		{"long help", []string{"check", "--help"}, "", 0, "reads the configuration from stdin", ""},
+		{"no file", []string{"check"}, "", 2, "", "usage: sluice check"},
+		{"two files", []string{"check", "a", "b"}, "", 2, "", "usage: sluice check"},
+		{"unknown flag", []string{"check", "-x", "a"}, "", 2, "", "flag provided but not defined: -x"},
+		{"stdin ok", []string{"check", "-"}, "routes:\n- name: a\n  limits: [{rate: 10/s}]\n", 0, "stdin: ok", ""},
+		{"stdin bad", []string{"check", "-"}, "routes:\n- name: a\n  retyr: {}\n", 1, "", `stdin: routes[0].retyr (line 3): unknown field (did you mean "retry"?)`},
+		{"version", []string{"version"}, "", 0, "sluice ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runIn(context.Background(), tt.args, strings.NewReader(tt.stdin), &out, &errOut)
+			if code != tt.code || !strings.Contains(out.String(), tt.out) || !strings.Contains(errOut.String(), tt.err) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, stdout ~%q, stderr ~%q", code, out.String(), errOut.String(), tt.code, tt.out, tt.err)
+			}
+		})
+	}
+}

@@ -29,11 +29,15 @@ type Stats struct {
 	// LocalDenials is the number of Allow calls refused without a round
 	// trip because Redis had refused a single unit until a later instant.
 	LocalDenials int64
+	// Repaid is the number of units the local fallback granted that were
+	// charged to Redis when it answered again (see the package
+	// documentation on the fallback's overshoot bound).
+	Repaid int64
 }
 
 // counters back Stats; all fields are atomics.
 type counters struct {
-	calls, errors, fallbacks, outages, leaseHits, localDenials atomic.Int64
+	calls, errors, fallbacks, outages, leaseHits, localDenials, repaid atomic.Int64
 }
 
 // Stats returns a snapshot of the limiter's counters.
@@ -46,6 +50,7 @@ func (l *Limiter) Stats() Stats {
 		Down:         l.health.down.Load(),
 		LeaseHits:    l.stats.leaseHits.Load(),
 		LocalDenials: l.stats.localDenials.Load(),
+		Repaid:       l.stats.repaid.Load(),
 	}
 }
 
@@ -86,10 +91,13 @@ func (l *Limiter) call(ctx context.Context, s *redis.Script, keys []string, args
 			return nil, nil
 		}
 		l.stats.errors.Add(1)
+		l.afterError(err)
 		l.markDown(err)
 		return nil, err
 	}
-	l.markUp()
+	if l.markUp() {
+		l.repay(ctx)
+	}
 	return v, nil
 }
 
@@ -123,21 +131,34 @@ func (l *Limiter) run(ctx context.Context, s *redis.Script, keys []string, args 
 
 func (l *Limiter) markDown(err error) {
 	now := l.now()
-	l.health.nextProbe.Store(now.Add(l.opts.ProbeInterval).UnixNano())
+	probe := l.opts.ProbeInterval
+	if l.isCluster() {
+		// the slot map reloads in the background: look again soon, so a
+		// promoted replica is used within about a quarter of the interval
+		probe /= 4
+	}
+	l.health.nextProbe.Store(now.Add(probe).UnixNano())
 	if l.health.down.CompareAndSwap(false, true) {
 		l.health.since.Store(now.UnixNano())
 		l.stats.outages.Add(1)
+		if l.opts.OnFailure == FailLocal {
+			l.drainFallback()
+		}
 		l.log.Warn("redislimit: redis unavailable, failure policy engaged",
 			"limiter", l.name, "policy", l.opts.OnFailure.String(), "err", err)
 	}
 }
 
-func (l *Limiter) markUp() {
+// markUp records that Redis answered, and reports whether the failure
+// policy was engaged until now.
+func (l *Limiter) markUp() bool {
 	if l.health.down.CompareAndSwap(true, false) {
 		down := l.now().Sub(time.Unix(0, l.health.since.Load()))
 		l.log.Info("redislimit: redis answers again, failure policy released",
 			"limiter", l.name, "policy", l.opts.OnFailure.String(), "down_for", down.Round(time.Millisecond))
+		return true
 	}
+	return false
 }
 
 // unavailable wraps a Redis failure for FailDeny.

@@ -7,48 +7,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/sluicehq/sluice/limit"
 )
-
-// TestConfigYAML decodes a redis: block strictly, as the configuration
-// loader does.
-func TestConfigYAML(t *testing.T) {
-	src := `
-addr: 127.0.0.1:6379
-prefix: myapp
-timeout: 30ms
-on_failure: deny
-expected_workers: 4
-lease: 5
-lease_ttl: 2ms
-`
-	var c Config
-	dec := yaml.NewDecoder(strings.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		t.Fatal(err)
-	}
-	want := Config{Addr: "127.0.0.1:6379", Prefix: "myapp", Timeout: 30 * time.Millisecond, OnFailure: FailDeny,
-		ExpectedWorkers: 4, Lease: 5, LeaseTTL: 2 * time.Millisecond}
-	if c != want {
-		t.Errorf("decoded %+v, want %+v", c, want)
-	}
-	o := c.Options(quiet())
-	if o.Prefix != "myapp" || o.Timeout != 30*time.Millisecond || o.OnFailure != FailDeny || o.ExpectedWorkers != 4 ||
-		o.Lease != 5 || o.LeaseTTL != 2*time.Millisecond {
-		t.Errorf("Options() = %+v", o)
-	}
-	for _, bad := range []string{"on_failure: maybe\naddr: x", "addr: x\nunknown: 1"} {
-		var c Config
-		dec := yaml.NewDecoder(strings.NewReader(bad))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err == nil {
-			t.Errorf("decoded %q without error", bad)
-		}
-	}
-}
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
@@ -64,6 +25,14 @@ func TestConfigValidate(t *testing.T) {
 		{"negative workers", Config{Addr: "h:1", ExpectedWorkers: -2}, "expected_workers"},
 		{"negative lease", Config{Addr: "h:1", Lease: -1}, "lease"},
 		{"negative lease ttl", Config{Addr: "h:1", LeaseTTL: -1}, "lease_ttl"},
+		{"negative max pause", Config{Addr: "h:1", MaxPause: -1}, "max_pause"},
+		{"several addrs, no mode", Config{Addr: "h:1,h:2"}, "mode: cluster"},
+		{"one seed, cluster", Config{Addr: "h:1", Mode: ModeCluster}, ""},
+		{"unknown mode", Config{Addr: "h:1", Mode: "ring"}, "single, cluster or sentinel"},
+		{"sentinel without master", Config{Addr: "h:1", Mode: ModeSentinel}, "master_name"},
+		{"master name in cluster", Config{Addr: "h:1", Mode: ModeCluster, MasterName: "m"}, "only for mode sentinel"},
+		{"url in cluster", Config{Addr: "redis://h:1", Mode: ModeCluster}, "URL is for mode single"},
+		{"db in cluster", Config{Addr: "h:1", Mode: ModeCluster, DB: 2}, "database 0"},
 	}
 	for _, tt := range tests {
 		err := tt.c.Validate()
@@ -77,15 +46,19 @@ func TestConfigValidate(t *testing.T) {
 // options keep calls bounded: context deadlines honoured, no retries.
 func TestNewClient(t *testing.T) {
 	tests := []struct {
-		addr string
-		kind string
+		addr  string
+		mode  Mode
+		kind  string
+		seeds int
 	}{
-		{"127.0.0.1:6379", "*redis.Client"},
-		{"redis://u:secret@127.0.0.1:6379/2", "*redis.Client"},
-		{"10.0.0.1:7000, 10.0.0.2:7000", "*redis.ClusterClient"},
+		{"127.0.0.1:6379", "", "*redis.Client", 0},
+		{"redis://u:secret@127.0.0.1:6379/2", "", "*redis.Client", 0},
+		{"10.0.0.1:7000, 10.0.0.2:7000", ModeCluster, "*redis.ClusterClient", 2},
+		// one seed is a cluster when the mode says so, never a single node
+		{"10.0.0.1:7000", ModeCluster, "*redis.ClusterClient", 1},
 	}
 	for _, tt := range tests {
-		c, err := NewClient(Config{Addr: tt.addr})
+		c, err := NewClient(Config{Addr: tt.addr, Mode: tt.mode})
 		if err != nil {
 			t.Fatalf("%s: %v", tt.addr, err)
 		}
@@ -97,7 +70,7 @@ func TestNewClient(t *testing.T) {
 			}
 		case *redis.ClusterClient:
 			o := cc.Options()
-			if tt.kind != "*redis.ClusterClient" || !o.ContextTimeoutEnabled || len(o.Addrs) != 2 {
+			if tt.kind != "*redis.ClusterClient" || !o.ContextTimeoutEnabled || len(o.Addrs) != tt.seeds {
 				t.Errorf("%s: %T with addrs %v", tt.addr, c, o.Addrs)
 			}
 		default:

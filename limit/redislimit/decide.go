@@ -106,6 +106,9 @@ func (l *Limiter) PauseUntil(ctx context.Context, t time.Time) error {
 	if d <= 0 {
 		return nil
 	}
+	if d > l.opts.MaxPause {
+		d, t = l.opts.MaxPause, now.Add(l.opts.MaxPause)
+	}
 	for {
 		cur := l.pausedUntil.Load()
 		if cur >= t.UnixNano() || l.pausedUntil.CompareAndSwap(cur, t.UnixNano()) {
@@ -157,6 +160,9 @@ func (l *Limiter) SetRate(ctx context.Context, r limit.Rate) error {
 	rates[i] = r
 	l.cfg.Store(newRateCfg(l.kind, rates))
 	l.denied.Store(nil) // computed at the old rate
+	l.handover.mu.Lock()
+	l.handover.horizon = horizonOf(l.kind, rates)
+	l.handover.mu.Unlock()
 	l.mu.Unlock()
 	if l.fallbackParts == nil {
 		return nil
@@ -190,10 +196,10 @@ func (l *Limiter) decide(ctx context.Context, n, want, maxWait int64) (decision,
 	var args []any
 	switch l.kind {
 	case kindBucket:
-		args = []any{cfg.args[0], cfg.args[1], n, want, mw}
+		args = []any{cfg.args[0], cfg.args[1], n, want, mw, l.maxPause}
 	case kindWindow:
-		args = make([]any, 0, 2+len(cfg.args))
-		args = append(args, n, mw)
+		args = make([]any, 0, 3+len(cfg.args))
+		args = append(args, n, mw, l.maxPause)
 		args = append(args, cfg.args...)
 	}
 	s := gcraScript
@@ -269,7 +275,11 @@ func (l *Limiter) allowFailed(ctx context.Context, n int64, err error) (limit.Re
 	if l.fallback == nil {
 		return limit.Result{}, unavailable(err)
 	}
-	return l.fallback.Allow(ctx, n)
+	r, ferr := l.fallback.Allow(ctx, n)
+	if ferr == nil && r.Allowed {
+		l.recordFallback(l.now(), n)
+	}
+	return r, ferr
 }
 
 // reserveFailed decides Reserve by the failure policy.
@@ -287,5 +297,9 @@ func (l *Limiter) reserveFailed(ctx context.Context, n int64, err error) (*limit
 	if l.fallback == nil {
 		return nil, unavailable(err)
 	}
-	return l.fallback.Reserve(ctx, n)
+	r, ferr := l.fallback.Reserve(ctx, n)
+	if ferr == nil {
+		l.recordFallback(r.At(), n)
+	}
+	return r, ferr
 }

@@ -10,6 +10,9 @@
 -- ARGV[4]  want >= n: the units to take; the extra ones are leased
 -- ARGV[5]  max wait: -1 grants only now (Allow); >= 0 reserves a grant that
 --          far ahead at most (Reserve, Wait)
+-- ARGV[6]  max pause: a stored pause further ahead than this is read as
+--          this far ahead (a hostile or corrupt value cannot block for days
+--          or overflow)
 --
 -- Returns {granted, wait, remaining, reset, tat[, extras]}: granted is the
 -- number of units taken (0 = denied, nothing stored); wait is the time until
@@ -29,6 +32,7 @@ local tau = T * tonumber(ARGV[2])
 local st = redis.call('MGET', KEYS[1], KEYS[2])
 local eff = now
 local pause = tonumber(st[2])
+if pause and pause > now + tonumber(ARGV[6]) then pause = now + tonumber(ARGV[6]) end
 if pause and pause > eff then eff = pause end
 local tat = tonumber(st[1])
 if not tat or tat < eff then tat = eff end

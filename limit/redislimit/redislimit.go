@@ -20,6 +20,9 @@ const (
 	DefaultPrefix        = "sluice"
 	DefaultTimeout       = 50 * time.Millisecond
 	DefaultProbeInterval = time.Second
+	// DefaultMaxPause bounds a pause: one set by PauseUntil, and one read
+	// from Redis (written by any process, or by anyone with access).
+	DefaultMaxPause = time.Hour
 )
 
 // Options configure a Limiter. The zero Options are valid: prefix "sluice",
@@ -53,6 +56,11 @@ type Options struct {
 	// failure policy without trying Redis; then one call probes it again.
 	// Zero means one second.
 	ProbeInterval time.Duration
+	// MaxPause bounds the shared pause: PauseUntil sets at most this long
+	// a pause, and a pause stored in Redis further ahead is read as ending
+	// this far ahead. Zero means DefaultMaxPause (one hour). A caller that
+	// bounds its pauses (sluice's max_retry_after) may pass its bound.
+	MaxPause time.Duration
 	// Fallback is the limiter used under FailLocal. Nil means one built for
 	// the limiter's rates divided by ExpectedWorkers (limit.NewBucket or
 	// limit.NewWindow). PauseUntil and SetRate are passed on to it.
@@ -80,7 +88,8 @@ type Limiter struct {
 	keys     []string // bucket: tat, pause; window: log, meta, pause
 	pauseKey []string
 	opts     Options
-	guard    bool // the client ignores context deadlines: run calls in a goroutine
+	maxPause string // opts.MaxPause in microseconds, a script argument
+	guard    bool   // the client ignores context deadlines: run calls in a goroutine
 	log      *slog.Logger
 	fallback limit.Limiter
 	// fallbackParts are the fallback's bucket or windows, in the order of
@@ -97,9 +106,11 @@ type Limiter struct {
 	pausedUntil atomic.Int64           // unix ns (local clock) of the latest pause set here
 	denied      atomic.Pointer[denial] // the last Allow Redis refused, while it holds
 
-	health health
-	stats  counters
-	wg     sync.WaitGroup // guarded calls still running
+	handover  handover
+	health    health
+	stats     counters
+	movedHint atomic.Bool    // the MOVED hint was logged
+	wg        sync.WaitGroup // guarded calls still running
 }
 
 // NewBucket returns a GCRA token bucket at rate r shared through Redis under
@@ -197,6 +208,12 @@ func newLimiter(client redis.UniversalClient, name string, k kind, rates []limit
 	case opts.ExpectedWorkers == 0:
 		opts.ExpectedWorkers = 1
 	}
+	switch {
+	case opts.MaxPause < 0:
+		return nil, fmt.Errorf("redislimit: max pause %v must not be negative", opts.MaxPause)
+	case opts.MaxPause == 0:
+		opts.MaxPause = DefaultMaxPause
+	}
 	if opts.Lease < 0 {
 		return nil, fmt.Errorf("redislimit: lease %d must not be negative", opts.Lease)
 	}
@@ -215,6 +232,8 @@ func newLimiter(client redis.UniversalClient, name string, k kind, rates []limit
 		log:    opts.Logger,
 		clock:  time.Now,
 	}
+	l.maxPause = micros(opts.MaxPause)
+	l.handover.horizon = horizonOf(k, rates)
 	l.cfg.Store(newRateCfg(k, rates))
 	if l.log == nil {
 		l.log = slog.Default()

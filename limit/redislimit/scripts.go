@@ -61,6 +61,8 @@ func parseDecision(v any, now time.Time) (decision, error) {
 			return decision{}, fmt.Errorf("redislimit: unexpected script reply %v", v)
 		}
 	}
+	// durations beyond foreverMicros would overflow time.Duration
+	x[1], x[3] = min(max(x[1], 0), foreverMicros), min(max(x[3], 0), foreverMicros)
 	d := decision{
 		granted:   x[0],
 		wait:      time.Duration(x[1]) * time.Microsecond,

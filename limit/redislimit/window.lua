@@ -14,7 +14,9 @@
 -- ARGV[1]  n, the units to take
 -- ARGV[2]  max wait: -1 grants only now (Allow); >= 0 reserves a grant that
 --          far ahead at most
--- ARGV[3..] pairs: W (window length, whole microseconds), N (units per window)
+-- ARGV[3]  max pause: a stored pause further ahead than this is read as
+--          this far ahead
+-- ARGV[4..] pairs: W (window length, whole microseconds), N (units per window)
 --
 -- Returns {granted, wait, remaining, reset, member}: granted is 1 or 0 (then
 -- only bookkeeping is stored); wait is the time until the grant may be used
@@ -43,13 +45,14 @@ local empty = redis.call('ZCARD', log) == 0
 
 local eff = now
 local pause = tonumber(redis.call('GET', KEYS[3]) or 0)
+if pause > now + tonumber(ARGV[3]) then pause = now + tonumber(ARGV[3]) end
 if pause > eff then eff = pause end
 local x = eff
 if last > x then x = last end
 
 local wins = {}
 local wcur = 0
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local W, N = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
   if W > wmax then wmax = W end
   if W > wcur then wcur = W end
