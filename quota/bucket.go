@@ -275,10 +275,12 @@ func (b *bucket) impliedRate(o Observation, mark float64, now time.Time) float64
 			return (o.Limit - o.Remaining) / toReset.Seconds()
 		}
 		return b.rate
-	case !o.Reset.IsZero() && toReset <= roundingSlack && o.Window > 0 && o.Limit > 0 && o.Remaining < o.Limit:
+	case !o.Reset.IsZero() && toReset <= roundingSlack && o.Window > 0 && o.Limit > 0:
 		// A reset of at most a second is whole-second rounding of a wait
 		// that may be much shorter (IETF t=1 for a token bucket): refill at
 		// the policy's average rate rather than pause the whole second.
+		// At full quota too: taken for a fixed window, it was sent all at
+		// once (burst_fraction 1) into a token bucket's smaller burst.
 		return o.Limit / o.Window.Seconds()
 	case !o.Reset.IsZero():
 		return 0 // a fixed window: it refills at the reset
