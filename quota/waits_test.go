@@ -136,20 +136,3 @@ func TestWaitPastCeilingFailsAtOnce(t *testing.T) {
 }
 
 var _ = http.StatusOK
-
-// An IETF response at full quota with a one-second reset and window (q=10,
-// w=1, r=10, t=1) describes a bucket refilling at q/w, as it does below
-// full: read as a fixed window, burst_fraction 1 sent the whole window at
-// once into a token bucket's smaller burst (cmd/sluice demo: 3 and 12 429s
-// where there had been none).
-func TestShortWindowAtFullQuotaRefills(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		tr := newTestTracker(t, TrackerOptions{BurstFraction: 1})
-		now := time.Now()
-		feed(t, tr, "api", Cost{}, respAt(now, 200, "RateLimit-Policy", `"default";q=10;w=1`, "RateLimit", `"default";r=10;t=1`))
-		st := tr.Stats()
-		if len(st) != 1 || st[0].Pace < 9 || st[0].Pace > 10 {
-			t.Fatalf("Stats = %+v, want one bucket paced at about 10/s (0.98 of q/w)", st)
-		}
-	})
-}
