@@ -33,6 +33,7 @@ func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Respo
 		return nil, err
 	}
 	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost)}
+	a.revalidation = ctx.Value(revalidationKey{}) != nil
 	a.info, _ = ctx.Value(infoKey{}).(*requestInfo)
 	resp, err := a.run(ctx)
 	markResponse(resp, a.n, a.waited, a.gaveUp)
@@ -41,15 +42,17 @@ func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Respo
 
 // attempt holds the state of one request across its attempts.
 type attempt struct {
-	t     *Transport
-	rt    *route
-	req   *http.Request
-	brk   *circuit.Breaker
-	lim   *limitPair
-	cost  int64
-	info  *requestInfo  // the caller's record, or nil
-	n     int           // attempts made
-	delay time.Duration // last backoff, for decorrelated jitter
+	t    *Transport
+	rt   *route
+	req  *http.Request
+	brk  *circuit.Breaker
+	lim  *limitPair
+	cost int64
+	info *requestInfo // the caller's record, or nil
+	n    int          // attempts made
+	// revalidation: the cache's conditional request (quota.Cost.Revalidation)
+	revalidation bool
+	delay        time.Duration // last backoff, for decorrelated jitter
 
 	// serverWait is the wait the last response asked for, if it asked
 	// (hasServerWait).
@@ -274,7 +277,8 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 // quotaCost is what the request draws from the provider's quota buckets:
 // one request, and the tokens its context states (WithCost).
 func (a *attempt) quotaCost(ctx context.Context) quota.Cost {
-	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect, MaxWait: a.rt.pol.maxWait, MaxPause: a.rt.pol.retry.MaxRetryAfter}
+	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect, MaxWait: a.rt.pol.maxWait, MaxPause: a.rt.pol.retry.MaxRetryAfter,
+		Revalidation: a.revalidation}
 	// A route with a configured rate paces itself: a bare throttle then
 	// is arrival jitter, not a sign to discover a lower rate.
 	c.Paced = a.lim != nil && a.lim.requests != nil

@@ -380,6 +380,9 @@ func (h *hostState) grant(now time.Time, cost Cost) *ticket {
 			b.pauseLogged = false
 			h.events = append(h.events, event{msg: "bucket_resumed", level: slog.LevelInfo, host: h.name, bucket: b.name})
 		}
+		if cost.free && b.unit == Requests {
+			continue // a 304 is not charged; a 200's headers will say
+		}
 		tk.draws = append(tk.draws, b.take(now, b.units(cost)))
 		if p := b.pace(now); math.Abs(p-b.loggedPace) > 0.25*max(p, b.loggedPace) {
 			b.loggedPace = p
@@ -415,6 +418,9 @@ func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64, hold b
 	for _, b := range h.buckets {
 		if !b.applies(cost.Route) {
 			continue
+		}
+		if cost.free && b.unit == Requests && !b.pausedUntil.After(now) && b.available(now) >= 1 {
+			continue // not paced: it waits only for a pause or an empty bucket
 		}
 		w := b.earliest(now, b.units(cost), burstFrac)
 		if w.Sub(now) > roundingSlack/10 && !b.pauseLogged && (b.pausedUntil.After(now) || b.available(now) < 1) {

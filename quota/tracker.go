@@ -45,7 +45,21 @@ type Cost struct {
 	// when it pauses the host or a bucket; zero means MaxWait (the
 	// package's 24-hour clamp) alone.
 	MaxPause time.Duration
+	// Revalidation marks a conditional request revalidating a cached
+	// response (If-None-Match, If-Modified-Since). When the host's quota is
+	// read in a dialect whose 304 Not Modified is not charged (GitHub: a
+	// conditional request answered 304 does not count against the primary
+	// rate limit), it draws nothing from the host's request buckets and
+	// waits only while one is paused or exhausted, not behind their pace;
+	// a full answer's headers then report the charge.
+	Revalidation bool
+
+	free bool // Revalidation in a dialect that does not charge a 304
 }
+
+// freeNotModified reports whether providers read in d do not charge a 304
+// answer to a conditional request.
+func freeNotModified(d Dialect) bool { return d == DialectGitHub }
 
 // TrackerOptions configures a Tracker. The zero value is ready to use.
 type TrackerOptions struct {
@@ -108,6 +122,7 @@ type hostState struct {
 	buckets  map[string]*bucket
 	paused   time.Time // the host's own pause (Global, secondary limits)
 	adaptive *cubic    // created at the first response; enabled at the first bare throttle
+	dialect  Dialect   // the dialect the host's last quota headers were read in
 
 	lastUsed   time.Time
 	firstGrant time.Time     // when the first request was let go
@@ -252,6 +267,11 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		// contact: it could not afford it.
 		dl, hasDL := ctx.Deadline()
 		hold := !hasDL || time.Until(dl) > firstContact
+		d := cost.Dialect
+		if d == "" || d == DialectAuto {
+			d = h.dialect
+		}
+		cost.free = cost.Revalidation && freeNotModified(d)
 		at, who := h.earliest(now, cost, t.opts.BurstFraction, hold)
 		if !at.After(now) {
 			tk := h.grant(now, cost)
@@ -346,6 +366,9 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 		}
 	}
 	if resp != nil {
+		if len(sig.Observations) > 0 {
+			h.dialect = sig.Dialect
+		}
 		t.observe(h, tk, sig, now)
 	}
 	ev := h.drainEvents()

@@ -128,7 +128,7 @@ func Instrument(t *sluice.Transport, o Options) (*Instrumentation, error) {
 				ob.ObserveFloat64(limitG, b.Limit, attrs)
 			}
 			if b.Remaining >= 0 {
-				ob.ObserveFloat64(remainingG, b.Remaining, attrs)
+				ob.ObserveFloat64(remainingG, float64(b.Remaining), attrs)
 			}
 		}
 		return nil

@@ -201,7 +201,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.quotaLimit, b.Limit, l...)
 		}
 		if b.Remaining >= 0 {
-			gauge(c.quotaRemaining, b.Remaining, l...)
+			gauge(c.quotaRemaining, float64(b.Remaining), l...)
 		}
 		if !b.Reset.IsZero() {
 			gauge(c.quotaReset, float64(b.Reset.UnixNano())/1e9, l...)
