@@ -184,10 +184,14 @@ var errBurstTwice = errors.New("gives a burst both in the rate (\",burst=N\") an
 
 // trackerOptions are the quota tracker's options from the quota section.
 func trackerOptions(q QuotaOptions, log *slog.Logger) quota.TrackerOptions {
+	burst := 1.0 // a job that fits in the remaining quota runs at full speed
+	if q.BurstFraction != nil {
+		burst = *q.BurstFraction
+	}
 	return quota.TrackerOptions{
 		Logger:        log,
 		MaxBuckets:    q.MaxBuckets,
-		BurstFraction: q.BurstFraction,
+		BurstFraction: burst,
 		Adaptive: quota.AdaptiveOptions{
 			Disabled:    q.Adaptive.Disabled,
 			InitialRate: q.Adaptive.InitialRate,

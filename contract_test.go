@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sluicehq/sluice/retry"
 )
 
 // numbered answers every attempt with status and a body naming the
@@ -150,7 +152,7 @@ func TestContractTransportErrors(t *testing.T) {
 		reason string
 		n      int
 	}{
-		{"GET reset, attempts spent", "GET", nil, "max attempts", 3},
+		{"GET reset, attempts spent", "GET", nil, "max attempts", retry.DefaultMaxAttempts},
 		{"POST reset, not idempotent", "POST", strings.NewReader("x"), "not idempotent", 1},
 		{"PATCH reset, not idempotent", "PATCH", strings.NewReader("x"), "not idempotent", 1},
 		{"PUT reset, body not replayable", "PUT", io.MultiReader(strings.NewReader("x")), "body not replayable", 1},
@@ -200,13 +202,13 @@ func TestClientGaveUpErrors(t *testing.T) {
 				if !errors.Is(err, ErrRetriesExhausted) || !errors.As(err, &re) || !errors.As(err, &se) {
 					t.Fatalf("err = %v; want a *RetryError wrapping a *StatusError", err)
 				}
-				if re.Route != "api" || re.Attempts != 3 || re.Reason != "max attempts" || se.StatusCode != 503 || string(se.Body) != `{"attempt":3}` {
+				if re.Route != "api" || re.Attempts != retry.DefaultMaxAttempts || re.Reason != "max attempts" || se.StatusCode != 503 || string(se.Body) != `{"attempt":5}` {
 					t.Fatalf("RetryError %+v, StatusError %d %q", re, se.StatusCode, se.Body)
 				}
 				if errOnly != (resp == nil) {
 					t.Fatalf("resp = %v; want nil only with WithRetryErrors", resp)
 				}
-				if resp != nil && (resp.Attempts != 3 || resp.GaveUp != "max attempts" || string(resp.Body) != `{"attempt":3}`) {
+				if resp != nil && (resp.Attempts != retry.DefaultMaxAttempts || resp.GaveUp != "max attempts" || string(resp.Body) != `{"attempt":5}`) {
 					t.Fatalf("Response %+v", resp)
 				}
 			})

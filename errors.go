@@ -49,11 +49,22 @@ type RateLimitError struct {
 	Host, Bucket string
 	// Err is the underlying limiter error, if any.
 	Err error
+	// Ceiling, when non-zero, is the route's max_wait that the wait
+	// exceeds (rather than the request's deadline).
+	Ceiling time.Duration
 }
 
 // Error implements error.
 func (e *RateLimitError) Error() string {
 	wait := e.Wait.Round(time.Millisecond)
+	if e.Ceiling > 0 {
+		what := e.Reason
+		if e.Bucket != "" {
+			what = fmt.Sprintf("%s bucket %q of %s", e.Reason, e.Bucket, e.Host)
+		}
+		return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, longer than max_wait %v; "+
+			"raise the route's max_wait (default: retry.max_retry_after) to wait that long", e.Route, what, wait, e.Ceiling)
+	}
 	switch e.Reason {
 	case "provider quota":
 		return fmt.Sprintf("sluice: route %s: provider quota bucket %q of %s would make the request wait %v, past its deadline; "+

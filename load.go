@@ -150,8 +150,10 @@ func (c Config) Validate() error {
 		ck.match(p+".match", r.Match)
 		ck.policy(p, r.Policy)
 	}
-	if f := c.Quota.BurstFraction; f < 0 || f > 1 || f != f {
-		ck.add("quota.burst_fraction", "%v must be between 0 and 1", f)
+	if fp := c.Quota.BurstFraction; fp != nil {
+		if f := *fp; f < 0 || f > 1 || f != f {
+			ck.add("quota.burst_fraction", "%v must be between 0 and 1", f)
+		}
 	}
 	if c.Quota.MaxBuckets < 0 {
 		ck.add("quota.max_buckets", "%d must not be negative", c.Quota.MaxBuckets)
@@ -210,6 +212,9 @@ func (ck *checker) policy(p string, pol Policy) {
 	}
 	if pol.Cost < 0 {
 		ck.add(p+".cost", "%d must not be negative", pol.Cost)
+	}
+	if pol.MaxWait < 0 {
+		ck.add(p+".max_wait", "%v must not be negative", pol.MaxWait)
 	}
 	if pol.Concurrency < -1 {
 		ck.add(p+".concurrency", "%d must be -1 (no cap), 0 (inherit) or positive", pol.Concurrency)

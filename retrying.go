@@ -88,6 +88,12 @@ func (a *attempt) retryDecision(ctx context.Context, class retry.Class) (string,
 	case hasRA && class == retry.Throttled && a.routePaused(ra):
 		// The route is paused until then (see throttled); the next attempt
 		// waits in line behind the pause.
+	case hasRA && class == retry.Throttled && a.rt.pol.quota && ra%time.Second == 0:
+		// A whole second (the route is not paused for it) may be rounding
+		// of a wait of 20 ms: back off (at most ra) and let the pace
+		// decide, the learned rate's or the route's configured limit's.
+		a.delay = pol.Delay(a.n, a.delay, rand.Float64)
+		wait = min(a.delay, ra)
 	case hasRA:
 		wait = ra
 	case class == retry.Throttled && !a.rt.pol.quota:

@@ -246,7 +246,11 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 // quotaCost is what the request draws from the provider's quota buckets:
 // one request, and the tokens its context states (WithCost).
 func (a *attempt) quotaCost(ctx context.Context) quota.Cost {
-	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect, Revalidation: a.revalidation}
+	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect, MaxWait: a.rt.pol.maxWait, MaxPause: a.rt.pol.retry.MaxRetryAfter,
+		Revalidation: a.revalidation}
+	// A route with a configured rate paces itself: a bare throttle then
+	// is arrival jitter, not a sign to discover a lower rate.
+	c.Paced = a.lim != nil && a.lim.requests != nil
 	if n, ok := ctx.Value(costKey{}).(int64); ok && n > 0 {
 		c.Tokens = n
 	}
@@ -263,7 +267,7 @@ func (t *Transport) quotaRefused(ctx context.Context, rt *route, req *http.Reque
 	if errors.As(err, &we) {
 		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()),
 			slog.String("reason", "provider quota"), slog.String("bucket", we.Bucket))
-		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Host: we.Host, Bucket: we.Bucket, Err: err}
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Host: we.Host, Bucket: we.Bucket, Err: err, Ceiling: we.Ceiling}
 	}
 	return err
 }
@@ -334,7 +338,10 @@ func (a *attempt) readThrottle(resp *http.Response, class retry.Class) retry.Cla
 	switch {
 	case sig.DoNotRetry:
 		return retry.Permanent
-	case sig.Throttled && resp.StatusCode < 500:
+	case sig.Throttled && (resp.StatusCode < 500 || !sig.HasRetryAfter):
+		// A 503 that is nginx limit_req's page or reports an empty bucket
+		// is flow control, not sickness: it must not trip the breaker. A
+		// 503 with only a Retry-After may be an outage and stays one.
 		return retry.Throttled
 	}
 	return class
@@ -376,6 +383,13 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
 			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider"}
 		}
+		if left > rt.pol.maxWait {
+			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
+			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider", Ceiling: rt.pol.maxWait}
+		}
+		if left >= quota.LongWait {
+			t.event(ctx, slog.LevelInfo, "long_wait", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
+		}
 		if err := sleep(ctx, left); err != nil {
 			return err
 		}
@@ -398,7 +412,11 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 	}
 	if waited := time.Since(start); waited > time.Millisecond {
 		rt.stats.waitedNs.Add(int64(waited))
-		t.event(ctx, slog.LevelDebug, "rate_wait", rt, req, slog.Int64("wait_ms", waited.Milliseconds()))
+		level := slog.LevelDebug
+		if waited >= quota.LongWait {
+			level = slog.LevelInfo
+		}
+		t.event(ctx, level, "rate_wait", rt, req, slog.Int64("wait_ms", waited.Milliseconds()))
 	}
 	return nil
 }
