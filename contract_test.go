@@ -275,12 +275,12 @@ func TestOutcomeCoalescedError(t *testing.T) {
 				t.Fatalf("err = %v, want ErrRetriesExhausted", err)
 			}
 		}
-		if s.n() != 3 {
-			t.Fatalf("upstream saw %d attempts, want 3 (one shared call)", s.n())
+		if s.n() != 5 {
+			t.Fatalf("upstream saw %d attempts, want 5 (one shared call, the default max_attempts)", s.n())
 		}
 		for i, o := range outs {
-			if o.Attempts != 3 || o.GaveUp != "max attempts" {
-				t.Errorf("caller %d: outcome %+v, want 3 attempts, max attempts", i, o)
+			if o.Attempts != 5 || o.GaveUp != "max attempts" {
+				t.Errorf("caller %d: outcome %+v, want 5 attempts, max attempts", i, o)
 			}
 		}
 	})
