@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/redact"
 )
 
 // Client is a small JSON-API client on top of a Transport: a base URL,
@@ -29,6 +31,9 @@ type Client struct {
 	errOnly bool // WithRetryErrors
 	maxBody int64
 	closed  atomic.Bool
+	// credHeaders are the canonical names of the headers carrying the
+	// Client's credentials, removed from redirects to other hosts.
+	credHeaders map[string]bool
 }
 
 // Option configures a Client.
@@ -89,6 +94,7 @@ func WithAPIKey(header, key string) Option {
 		if header == "" {
 			return errors.New("sluice: API key header name is empty")
 		}
+		c.credHeaders[http.CanonicalHeaderKey(header)] = true
 		c.auth = func(_ context.Context, req *http.Request) error { req.Header.Set(header, key); return nil }
 		return nil
 	}
@@ -140,7 +146,7 @@ func WithRetryErrors() Option {
 // NewClient makes a Client whose requests go through a Transport built
 // from cfg.
 func NewClient(cfg Config, opts ...Option) (*Client, error) {
-	c := &Client{hc: &http.Client{}, header: http.Header{}, maxBody: 32 << 20}
+	c := &Client{hc: &http.Client{}, header: http.Header{}, maxBody: 32 << 20, credHeaders: map[string]bool{"Authorization": true}}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -152,7 +158,38 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	}
 	c.tr = tr
 	c.hc.Transport = tr
+	for _, h := range cfg.Defaults.CredentialHeaders {
+		c.credHeaders[http.CanonicalHeaderKey(h)] = true
+	}
+	for _, r := range cfg.Routes {
+		for _, h := range r.CredentialHeaders {
+			c.credHeaders[http.CanonicalHeaderKey(h)] = true
+		}
+	}
+	c.hc.CheckRedirect = c.checkRedirect
 	return c, nil
+}
+
+// checkRedirect follows up to 10 redirects, as http.Client does, and keeps
+// every credential sluice set (the API key header, Authorization, secret
+// headers from WithHeader, the Client's own credential headers) from
+// leaving the origin: a redirect to another host, port or scheme is sent
+// without them. http.Client itself strips only Authorization, Cookie and
+// WWW-Authenticate, and keeps them for subdomains.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("sluice: stopped after 10 redirects")
+	}
+	from := via[0].URL
+	if strings.EqualFold(req.URL.Scheme, from.Scheme) && strings.EqualFold(req.URL.Host, from.Host) {
+		return nil
+	}
+	for name := range req.Header {
+		if redact.IsSecretHeader(name) || c.credHeaders[http.CanonicalHeaderKey(name)] {
+			req.Header.Del(name)
+		}
+	}
+	return nil
 }
 
 // Transport returns the Client's Transport, for its Stats.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sluicehq/sluice/retry"
 )
 
 // numbered answers every attempt with status and a body naming the
@@ -150,7 +152,7 @@ func TestContractTransportErrors(t *testing.T) {
 		reason string
 		n      int
 	}{
-		{"GET reset, attempts spent", "GET", nil, "max attempts", 3},
+		{"GET reset, attempts spent", "GET", nil, "max attempts", retry.DefaultMaxAttempts},
 		{"POST reset, not idempotent", "POST", strings.NewReader("x"), "not idempotent", 1},
 		{"PATCH reset, not idempotent", "PATCH", strings.NewReader("x"), "not idempotent", 1},
 		{"PUT reset, body not replayable", "PUT", io.MultiReader(strings.NewReader("x")), "body not replayable", 1},
@@ -200,13 +202,13 @@ func TestClientGaveUpErrors(t *testing.T) {
 				if !errors.Is(err, ErrRetriesExhausted) || !errors.As(err, &re) || !errors.As(err, &se) {
 					t.Fatalf("err = %v; want a *RetryError wrapping a *StatusError", err)
 				}
-				if re.Route != "api" || re.Attempts != 3 || re.Reason != "max attempts" || se.StatusCode != 503 || string(se.Body) != `{"attempt":3}` {
+				if re.Route != "api" || re.Attempts != retry.DefaultMaxAttempts || re.Reason != "max attempts" || se.StatusCode != 503 || string(se.Body) != `{"attempt":5}` {
 					t.Fatalf("RetryError %+v, StatusError %d %q", re, se.StatusCode, se.Body)
 				}
 				if errOnly != (resp == nil) {
 					t.Fatalf("resp = %v; want nil only with WithRetryErrors", resp)
 				}
-				if resp != nil && (resp.Attempts != 3 || resp.GaveUp != "max attempts" || string(resp.Body) != `{"attempt":3}`) {
+				if resp != nil && (resp.Attempts != retry.DefaultMaxAttempts || resp.GaveUp != "max attempts" || string(resp.Body) != `{"attempt":5}`) {
 					t.Fatalf("Response %+v", resp)
 				}
 			})
@@ -240,6 +242,46 @@ func TestCacheHitMarkers(t *testing.T) {
 		}
 		if !out.FromCache || out.Attempts != 0 || s.n() != 2 {
 			t.Fatalf("outcome %+v after %d upstream calls; want from cache, 0 attempts, 2 calls", out, s.n())
+		}
+	})
+}
+
+// TestOutcomeCoalescedError: a request that joined another's call and got
+// its error still learns the attempts from WithOutcome (fails before: 0).
+func TestOutcomeCoalescedError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		s := &script{answer: func(n int, _ *http.Request) (*http.Response, error) {
+			if n == 0 {
+				<-release
+			}
+			return nil, errReset
+		}}
+		on := true
+		tr := newTestTransport(t, Config{Defaults: Policy{Coalesce: &on}}, s)
+		outs := make([]Outcome, 2)
+		errs := make(chan error, 2)
+		for i := range outs {
+			go func() {
+				req, _ := http.NewRequestWithContext(WithOutcome(context.Background(), &outs[i]), "GET", "https://api.example.com/x", nil)
+				_, err := tr.RoundTrip(req)
+				errs <- err
+			}()
+			synctest.Wait()
+		}
+		close(release)
+		for range outs {
+			if err := <-errs; !errors.Is(err, ErrRetriesExhausted) {
+				t.Fatalf("err = %v, want ErrRetriesExhausted", err)
+			}
+		}
+		if s.n() != 5 {
+			t.Fatalf("upstream saw %d attempts, want 5 (one shared call, the default max_attempts)", s.n())
+		}
+		for i, o := range outs {
+			if o.Attempts != 5 || o.GaveUp != "max attempts" {
+				t.Errorf("caller %d: outcome %+v, want 5 attempts, max attempts", i, o)
+			}
 		}
 	})
 }

@@ -83,8 +83,10 @@
 //	coalesced                            the request joined an identical one in flight
 //	circuit_open                         the breaker refused the request ("state")
 //	circuit_state                        the breaker changed state ("from", "to")
-//	rate_wait                            the request waited for limits ("wait_ms")
-//	rate_refused                         a wait would pass the deadline ("wait_ms", "reason")
+//	rate_wait                            the request waited for limits ("wait_ms"; Info from 2 s)
+//	long_wait                            Info: about to wait 2 s or more for the route's pause ("wait_ms")
+//	quota_wait                           Info: about to wait 2 s or more for a quota bucket ("bucket", "wait")
+//	rate_refused                         a wait would pass the deadline or max_wait ("wait_ms", "reason")
 //	rate_limited                         the provider throttled an attempt ("status")
 //	route_paused                         the route pauses for the provider ("pause_ms")
 //	retry_scheduled                      another attempt follows ("attempt", "wait_ms", "class", "cause")

@@ -9,9 +9,11 @@ import (
 	"time"
 )
 
-// Sentinel errors. Every error sluice returns for a request matches one of
-// them (or the context's error) with errors.Is; the typed errors below carry
-// the details.
+// Sentinel errors. Every error the Transport returns for a request it could
+// route matches one of them (or the context's error) with errors.Is; the
+// typed errors below carry the details and wrap the cause. A request the
+// Transport cannot take at all (no URL) gets a plain error. An error means
+// no response was obtained: a response, whatever its status, is returned.
 var (
 	// ErrRateLimited means the request was not sent because a rate limit
 	// (configured, or learned from the provider) would have made it wait past
@@ -47,11 +49,22 @@ type RateLimitError struct {
 	Host, Bucket string
 	// Err is the underlying limiter error, if any.
 	Err error
+	// Ceiling, when non-zero, is the route's max_wait that the wait
+	// exceeds (rather than the request's deadline).
+	Ceiling time.Duration
 }
 
 // Error implements error.
 func (e *RateLimitError) Error() string {
 	wait := e.Wait.Round(time.Millisecond)
+	if e.Ceiling > 0 {
+		what := e.Reason
+		if e.Bucket != "" {
+			what = fmt.Sprintf("%s bucket %q of %s", e.Reason, e.Bucket, e.Host)
+		}
+		return fmt.Sprintf("sluice: route %s: rate limited (%s): would wait %v, longer than max_wait %v; "+
+			"raise the route's max_wait (default: retry.max_retry_after) to wait that long", e.Route, what, wait, e.Ceiling)
+	}
 	switch e.Reason {
 	case "provider quota":
 		return fmt.Sprintf("sluice: route %s: provider quota bucket %q of %s would make the request wait %v, past its deadline; "+
@@ -60,6 +73,9 @@ func (e *RateLimitError) Error() string {
 	case "paused by provider":
 		return fmt.Sprintf("sluice: route %s: paused by the provider (Retry-After or quota reset) for %v more, past the request's deadline; "+
 			"give the request a longer deadline (retry.max_retry_after caps such pauses)", e.Route, wait)
+	case "redis unavailable, on_failure: deny":
+		return fmt.Sprintf("sluice: route %s: Redis cannot decide the route's shared limit and redis.on_failure is deny, so the request was not sent; "+
+			"bring Redis back, or set on_failure to local or allow: %v", e.Route, e.Err)
 	case "cost exceeds burst":
 		return fmt.Sprintf("sluice: route %s: the request's cost is larger than the burst of the route's limit, so it can never pass; "+
 			"raise limits[].burst or lower the cost (WithCost, cost): %v", e.Route, e.Err)

@@ -127,8 +127,11 @@ func (c *checker) add(field, format string, args ...any) {
 	c.errs = append(c.errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
 }
 
-// Validate reports every problem in c, each a *ConfigError, joined; nil
-// when c is usable.
+// Validate reports every problem in c, each a *ConfigError naming the YAML
+// path of the field, joined; nil when c is usable. It is the one check of a
+// Config: NewTransport runs it first, and `sluice check` runs it, so a
+// Config that passes builds. The password_env variable of the redis
+// section must be set when Validate runs.
 func (c Config) Validate() error {
 	ck := checker{redis: c.Redis != nil}
 	if r := c.Redis; r != nil {
@@ -147,8 +150,10 @@ func (c Config) Validate() error {
 		ck.match(p+".match", r.Match)
 		ck.policy(p, r.Policy)
 	}
-	if f := c.Quota.BurstFraction; f < 0 || f > 1 || f != f {
-		ck.add("quota.burst_fraction", "%v must be between 0 and 1", f)
+	if fp := c.Quota.BurstFraction; fp != nil {
+		if f := *fp; f < 0 || f > 1 || f != f {
+			ck.add("quota.burst_fraction", "%v must be between 0 and 1", f)
+		}
 	}
 	if c.Quota.MaxBuckets < 0 {
 		ck.add("quota.max_buckets", "%d must not be negative", c.Quota.MaxBuckets)
@@ -162,6 +167,7 @@ func (c Config) Validate() error {
 	if c.Cache.MaxBytes < 0 {
 		ck.add("cache.max_bytes", "%d must not be negative", c.Cache.MaxBytes)
 	}
+	ck.buildChecks(c)
 	return errors.Join(ck.errs...)
 }
 
@@ -186,6 +192,8 @@ func (ck *checker) policy(p string, pol Policy) {
 			ck.add(lp+".rate", "is required (e.g. \"100/min\")")
 		} else if _, err := limit.ParseRate(l.Rate); err != nil {
 			ck.add(lp+".rate", "%q is not a rate: want N/unit such as 100/min, 5000/h or 50/10s", l.Rate)
+		} else if _, err := rateOf(l); err != nil {
+			ck.add(lp+".burst", "%d: the rate %q %v", l.Burst, l.Rate, err)
 		}
 		if l.Burst < 0 {
 			ck.add(lp+".burst", "%d must not be negative", l.Burst)
@@ -197,8 +205,16 @@ func (ck *checker) policy(p string, pol Policy) {
 			ck.add(lp+".shared", "needs a redis section to keep the limit in")
 		}
 	}
+	for i, h := range pol.CredentialHeaders {
+		if h == "" || strings.ContainsAny(h, " \t:\r\n") {
+			ck.add(fmt.Sprintf("%s.credential_headers[%d]", p, i), "%q is not a header name", h)
+		}
+	}
 	if pol.Cost < 0 {
 		ck.add(p+".cost", "%d must not be negative", pol.Cost)
+	}
+	if pol.MaxWait < 0 {
+		ck.add(p+".max_wait", "%v must not be negative", pol.MaxWait)
 	}
 	if pol.Concurrency < -1 {
 		ck.add(p+".concurrency", "%d must be -1 (no cap), 0 (inherit) or positive", pol.Concurrency)

@@ -86,6 +86,7 @@ func TestObserverSeesTheRequest(t *testing.T) {
 			`event rate_limited route=api reason="" attempt=0 status=429`,
 			`event route_paused route=api reason="" attempt=0 status=0`,
 			`event retry_scheduled route=api reason="throttled" attempt=1 status=0`,
+			`event long_wait route=api reason="paused by provider" attempt=0 status=0`, // a 2 s pause logs at Info first
 			`event rate_wait route=api reason="provider_pause" attempt=0 status=0`,
 			"attempt resend=1",
 			"attempt done resend=1 status=200",
@@ -98,10 +99,10 @@ func TestObserverSeesTheRequest(t *testing.T) {
 		if got := strings.Join(o.calls, "\n"); got != strings.Join(want, "\n") {
 			t.Fatalf("observer calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 		}
-		// The limit wait is the token's refill (1s); the pause is 2s, and
-		// its wait 2s plus at most 10% of jitter.
+		// The limit wait is the token's refill (1s at 1/s, paced 1% under:
+		// 1.01s); the pause is 2s, and its wait 2s plus at most 10% of jitter.
 		w := o.waits
-		if w[0] < 900*time.Millisecond || w[0] > time.Second || w[1] < 1900*time.Millisecond || w[1] > 2*time.Second ||
+		if w[0] < 900*time.Millisecond || w[0] > 1011*time.Millisecond || w[1] < 1900*time.Millisecond || w[1] > 2*time.Second ||
 			w[2] < 2*time.Second || w[2] > 2200*time.Millisecond {
 			t.Fatalf("waits %v, want ~1s (limit), ~2s (pause ordered), 2-2.2s (pause waited)", w)
 		}

@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -143,7 +144,7 @@ func markCached(resp *http.Response) *http.Response {
 
 // recordOutcome stores the outcome of a RoundTrip in the caller's
 // *Outcome, if it asked for one (WithOutcome).
-func recordOutcome(ctx context.Context, info *requestInfo, resp *http.Response) {
+func recordOutcome(ctx context.Context, info *requestInfo, resp *http.Response, err error) {
 	o, ok := ctx.Value(outcomeKey{}).(*Outcome)
 	if !ok || o == nil {
 		return
@@ -158,5 +159,11 @@ func recordOutcome(ctx context.Context, info *requestInfo, resp *http.Response) 
 	*o = Outcome{Attempts: int(info.attempts.Load()), Waited: time.Duration(info.waitedNs.Load())}
 	if g := info.gaveUp.Load(); g != nil {
 		o.GaveUp = *g
+	}
+	// A coalesced request shares another caller's attempts: the error
+	// still says how many there were.
+	var re *RetryError
+	if o.Attempts == 0 && errors.As(err, &re) {
+		o.Attempts, o.GaveUp = re.Attempts, re.Reason
 	}
 }

@@ -27,7 +27,7 @@ func TestLogsNeverCarryCredentials(t *testing.T) {
 		cfg := Config{
 			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Routes: []Route{{Name: "api", Match: Match{Host: "api.example.com"}, Policy: Policy{
-				Cache:   &CacheConfig{TTL: time.Second, StaleIfError: time.Minute},
+				Cache:   &CacheConfig{TTL: 10 * time.Second, StaleIfError: time.Minute},
 				Circuit: &CircuitConfig{ConsecutiveFailures: 3, OpenTimeout: time.Second},
 			}}},
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sluicehq/sluice/retry"
 )
 
 func newTestTransport(t *testing.T, cfg Config, base http.RoundTripper) *Transport {
@@ -21,6 +23,7 @@ func newTestTransport(t *testing.T, cfg Config, base http.RoundTripper) *Transpo
 
 func TestRetryClassification(t *testing.T) {
 	const u = "https://api.example.com/v1/things"
+	const all = retry.DefaultMaxAttempts // a retried request makes every default attempt
 	tests := []struct {
 		name     string
 		method   string
@@ -28,26 +31,26 @@ func TestRetryClassification(t *testing.T) {
 		status   int // 0 = connection reset after the request was written
 		attempts int
 	}{
-		{"GET 503 retried", "GET", nil, 503, 3},
-		{"GET 502 retried", "GET", nil, 502, 3},
-		{"GET 504 retried", "GET", nil, 504, 3},
-		{"GET 429 retried", "GET", nil, 429, 3},
-		{"GET reset retried", "GET", nil, 0, 3},
+		{"GET 503 retried", "GET", nil, 503, all},
+		{"GET 502 retried", "GET", nil, 502, all},
+		{"GET 504 retried", "GET", nil, 504, all},
+		{"GET 429 retried", "GET", nil, 429, all},
+		{"GET reset retried", "GET", nil, 0, all},
 		{"GET 500 not retried", "GET", nil, 500, 1},
 		{"GET 501 not retried", "GET", nil, 501, 1},
 		{"GET 404 not retried", "GET", nil, 404, 1},
 		{"GET 400 not retried", "GET", nil, 400, 1},
 		{"GET 200 once", "GET", nil, 200, 1},
-		{"HEAD 503 retried", "HEAD", nil, 503, 3},
-		{"PUT 503 retried", "PUT", nil, 503, 3},
-		{"DELETE 503 retried", "DELETE", nil, 503, 3},
-		{"OPTIONS 503 retried", "OPTIONS", nil, 503, 3},
+		{"HEAD 503 retried", "HEAD", nil, 503, all},
+		{"PUT 503 retried", "PUT", nil, 503, all},
+		{"DELETE 503 retried", "DELETE", nil, 503, all},
+		{"OPTIONS 503 retried", "OPTIONS", nil, 503, all},
 		{"POST 503 not retried", "POST", nil, 503, 1},
 		{"POST reset not retried", "POST", nil, 0, 1},
 		{"PATCH 503 not retried", "PATCH", nil, 503, 1},
-		{"POST 429 retried", "POST", nil, 429, 3},
-		{"POST with Idempotency-Key 503 retried", "POST", []string{"Idempotency-Key", "k1"}, 503, 3},
-		{"PATCH with Idempotency-Key reset retried", "PATCH", []string{"Idempotency-Key", "k1"}, 0, 3},
+		{"POST 429 retried", "POST", nil, 429, all},
+		{"POST with Idempotency-Key 503 retried", "POST", []string{"Idempotency-Key", "k1"}, 503, all},
+		{"PATCH with Idempotency-Key reset retried", "PATCH", []string{"Idempotency-Key", "k1"}, 0, all},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,14 +93,14 @@ func TestRetryOptInNonIdempotent(t *testing.T) {
 
 func TestRetriesExhaustedError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &script{answer: sequence(503, 503, 503, 503)}
+		s := &script{answer: sequence(503, 503, 503, 503, 503, 503)}
 		tr := newTestTransport(t, Config{}, s)
 		resp, err := do(tr, "GET", "https://api.example.com/x", "")
 		if err != nil || resp.StatusCode != 503 {
 			t.Fatalf("got %v, %v; want the last 503 and no error", resp, err)
 		}
-		if o := OutcomeOf(resp); o.Attempts != 3 || o.GaveUp != "max attempts" {
-			t.Fatalf("outcome = %+v, want 3 attempts, gave up on max attempts", o)
+		if o := OutcomeOf(resp); o.Attempts != retry.DefaultMaxAttempts || o.GaveUp != "max attempts" {
+			t.Fatalf("outcome = %+v, want 5 attempts, gave up on max attempts", o)
 		}
 		st, _ := tr.Stats().Route("default:api.example.com")
 		if st.Failures["retries_exhausted"] != 1 {

@@ -25,6 +25,10 @@ const (
 // response's Vary header is only known once it arrives.
 var negotiated = []string{"Accept", "Accept-Encoding", "Accept-Language"}
 
+// revalidationKey marks the context of the cache's conditional requests,
+// so that the quota step does not charge them where a 304 is free.
+type revalidationKey struct{}
+
 // lookup is the cache step's view of one request.
 type lookup struct {
 	base  string           // Key(req, route vary)
@@ -88,7 +92,9 @@ func toLower(s string) string {
 func (t *Transport) fetch(req *http.Request, rt *route, host string, l lookup) (*http.Response, error) {
 	e := l.entry
 	if e != nil && e.HasValidator() {
-		resp, err := t.send(e.Conditional(req), rt, host)
+		cr := e.Conditional(req)
+		cr = cr.WithContext(context.WithValue(cr.Context(), revalidationKey{}, true))
+		resp, err := t.send(cr, rt, host)
 		if err != nil || resp.StatusCode != http.StatusNotModified {
 			return t.store(req, rt, l, resp, err)
 		}

@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,8 @@ type policy struct {
 	coalesce    bool
 	quota       bool // learn and pace to the provider's quota
 	dialect     quota.Dialect
+	credentials []string      // more credential headers for the cache and coalescing keys
+	maxWait     time.Duration // ceiling on one wait for what a provider said
 }
 
 // resolve merges p over the defaults d.
@@ -63,6 +66,12 @@ func resolve(p, d Policy) Policy {
 	if p.Quota == nil {
 		p.Quota = d.Quota
 	}
+	if p.CredentialHeaders == nil {
+		p.CredentialHeaders = d.CredentialHeaders
+	}
+	if p.MaxWait == 0 {
+		p.MaxWait = d.MaxWait
+	}
 	return p
 }
 
@@ -76,7 +85,7 @@ var jitterKinds = map[string]retry.Jitter{
 
 // compilePolicy applies the documented defaults to a resolved Policy.
 func compilePolicy(p Policy) policy {
-	c := policy{limits: p.Limits, cost: max(p.Cost, 1), timeout: p.Timeout}
+	c := policy{limits: p.Limits, cost: max(p.Cost, 1), timeout: p.Timeout, credentials: p.CredentialHeaders}
 	rc := RetryConfig{}
 	if p.Retry != nil {
 		rc = *p.Retry
@@ -89,6 +98,10 @@ func compilePolicy(p Policy) policy {
 		MaxRetryAfter:      rc.MaxRetryAfter,
 		RetryNonIdempotent: rc.NonIdempotent,
 	}.WithDefaults()
+	c.maxWait = p.MaxWait
+	if c.maxWait <= 0 {
+		c.maxWait = c.retry.MaxRetryAfter
+	}
 	bc := BudgetConfig{}
 	if rc.Budget != nil {
 		bc = *rc.Budget
@@ -147,12 +160,14 @@ func newRoute(name string, m Match, pol policy, log *slog.Logger, lb *limitBuild
 			shared = append(shared, l)
 		}
 	}
-	if r.limits, err = lb.limits(name, shared); err != nil {
+	// A pause read from Redis is bounded like the route's own pause.
+	maxPause := pol.retry.MaxRetryAfter
+	if r.limits, err = lb.limits(name, shared, maxPause); err != nil {
 		return nil, err
 	}
 	if len(perHost) > 0 {
 		r.hostLim = newHostMap(func(string) (limitPair, error) {
-			p, err := lb.limits(name, perHost)
+			p, err := lb.limits(name, perHost, maxPause)
 			p.shared = &r.limits
 			return p, err
 		})
@@ -214,7 +229,8 @@ type limitBuilder struct {
 
 // limits makes the limiters of one route (or one host of it). Each limit
 // keeps its index in the route's list, so that its Redis key is stable.
-func (lb *limitBuilder) limits(route string, ls []LimitConfig) (limitPair, error) {
+// Redis limits honour a shared pause for at most maxPause.
+func (lb *limitBuilder) limits(route string, ls []LimitConfig, maxPause time.Duration) (limitPair, error) {
 	var reqs, costs []indexed
 	for i, l := range ls {
 		if l.Weighted {
@@ -225,10 +241,10 @@ func (lb *limitBuilder) limits(route string, ls []LimitConfig) (limitPair, error
 	}
 	var p limitPair
 	var err error
-	if p.requests, err = lb.limiter(route, reqs, &p.redis); err != nil {
+	if p.requests, err = lb.limiter(route, reqs, maxPause, &p.redis); err != nil {
 		return p, err
 	}
-	p.cost, err = lb.limiter(route, costs, &p.redis)
+	p.cost, err = lb.limiter(route, costs, maxPause, &p.redis)
 	return p, err
 }
 
@@ -241,8 +257,9 @@ type indexed struct {
 // for none. The shared strict limits of the group become one Redis window
 // limiter (one hash tag, one script call per decision, all or nothing, the
 // pause read in the same call); each other shared limit is its own Redis
-// limiter. The Redis limiters made are appended to remote.
-func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimit.Limiter) (limit.Limiter, error) {
+// limiter. The Redis limiters made are appended to remote; they honour a
+// shared pause for at most maxPause.
+func (lb *limitBuilder) limiter(route string, ls []indexed, maxPause time.Duration, remote *[]*redislimit.Limiter) (limit.Limiter, error) {
 	if len(ls) == 0 {
 		return nil, nil
 	}
@@ -253,7 +270,7 @@ func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimi
 			windows = append(windows, l)
 			continue
 		}
-		lim, err := lb.one(route, l)
+		lim, err := lb.one(route, l, maxPause)
 		if err != nil {
 			return nil, fmt.Errorf("limits[%d]: %w", l.i, err)
 		}
@@ -263,7 +280,7 @@ func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimi
 		parts = append(parts, lim)
 	}
 	if len(windows) > 0 {
-		rl, err := lb.windows(route, windows)
+		rl, err := lb.windows(route, windows, maxPause)
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +296,7 @@ func (lb *limitBuilder) limiter(route string, ls []indexed, remote *[]*redislimi
 // windows makes the one Redis limiter of a group's shared strict limits,
 // named after the first one's index (a single window keeps the key it
 // always had). Two windows of one period keep the smaller count.
-func (lb *limitBuilder) windows(route string, ls []indexed) (*redislimit.Limiter, error) {
+func (lb *limitBuilder) windows(route string, ls []indexed, maxPause time.Duration) (*redislimit.Limiter, error) {
 	if lb.redis == nil {
 		return nil, fmt.Errorf("limits[%d]: a shared limit needs a redis section", ls[0].i)
 	}
@@ -299,7 +316,9 @@ func (lb *limitBuilder) windows(route string, ls []indexed) (*redislimit.Limiter
 		rates = append(rates, r)
 	}
 	name := fmt.Sprintf("route/%s/%d", route, ls[0].i)
-	rl, err := redislimit.NewWindow(lb.redis, name, rates, lb.opts)
+	opts := lb.opts
+	opts.MaxPause = maxPause
+	rl, err := redislimit.NewWindow(lb.redis, name, rates, opts)
 	if err != nil {
 		return nil, fmt.Errorf("limits[%d]: %w", ls[0].i, err)
 	}
@@ -309,12 +328,14 @@ func (lb *limitBuilder) windows(route string, ls []indexed) (*redislimit.Limiter
 	return rl, nil
 }
 
-func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
-	r, err := limit.ParseRate(l.Rate)
+func (lb *limitBuilder) one(route string, l indexed, maxPause time.Duration) (limit.Limiter, error) {
+	r, err := rateOf(l.LimitConfig)
 	if err != nil {
 		return nil, err
 	}
-	r.Burst = l.Burst
+	if !l.Strict {
+		r = withMargin(r)
+	}
 	if !l.Shared {
 		if l.Strict {
 			return limit.NewWindow(r)
@@ -325,7 +346,9 @@ func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
 		return nil, errors.New("a shared limit needs a redis section")
 	}
 	name := fmt.Sprintf("route/%s/%d", route, l.i)
-	rl, err := redislimit.NewBucket(lb.redis, name, r, lb.opts)
+	opts := lb.opts
+	opts.MaxPause = maxPause
+	rl, err := redislimit.NewBucket(lb.redis, name, r, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -335,14 +358,64 @@ func (lb *limitBuilder) one(route string, l indexed) (limit.Limiter, error) {
 	return rl, nil
 }
 
-// close waits for the Redis calls of every Redis limiter made.
+// Margins for grant-to-arrival skew on a configured token bucket, as the
+// quota Tracker keeps on learned ones: a request granted exactly on time
+// may reach the provider a little early (a faster connection, a delayed
+// predecessor) and find its bucket empty. At exactly the provider's rate
+// x/time/rate drew one 429 per 200-request job on loopback; 1% under the
+// rate and one unit under a burst of at least 10 drew none (see
+// docs/benchmarks.md, issue 10).
+const (
+	burstHeadroom = 1
+	minHeadroom   = 10
+)
+
+// withMargin returns r paced at 99% of its rate, with burstHeadroom unit
+// less burst when the burst is at least minHeadroom.
+func withMargin(r limit.Rate) limit.Rate {
+	if r.Count <= 0 || r.Period <= 0 {
+		return r // Inf and the like
+	}
+	if r.Burst == 0 {
+		r.Burst = r.Count
+	}
+	if r.Burst >= minHeadroom {
+		r.Burst -= burstHeadroom
+	}
+	if r.Count < 1<<40 && r.Period < time.Duration(1<<62)/100 {
+		r.Count, r.Period = r.Count*99, r.Period*100
+	}
+	return r
+}
+
+// close waits for the Redis calls of every Redis limiter made that outlived
+// their timeout (only clients without context timeouts have such calls, run
+// in a goroutine), for at most closeWait in all: a caller-supplied client
+// with no timeouts of its own may hold a call for seconds.
 func (lb *limitBuilder) close() {
 	lb.mu.Lock()
 	ls := lb.closed
 	lb.mu.Unlock()
-	for _, l := range ls {
-		_ = l.Close()
+	if len(ls) == 0 {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), lb.closeWait())
+	defer cancel()
+	for _, l := range ls {
+		if l.CloseContext(ctx) != nil {
+			return
+		}
+	}
+}
+
+// closeWait is how long Close waits for Redis calls: twice the call
+// timeout, at least 100ms.
+func (lb *limitBuilder) closeWait() time.Duration {
+	t := lb.opts.Timeout
+	if t <= 0 {
+		t = redislimit.DefaultTimeout
+	}
+	return max(2*t, 100*time.Millisecond)
 }
 
 // limitsFor returns the limits for a request to host.

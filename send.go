@@ -1,18 +1,17 @@
 package sluice
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/circuit"
 	"github.com/sluicehq/sluice/limit"
+	"github.com/sluicehq/sluice/limit/redislimit"
 	"github.com/sluicehq/sluice/quota"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -32,24 +31,50 @@ func (t *Transport) send(req *http.Request, rt *route, host string) (*http.Respo
 		closeBody(req)
 		return nil, err
 	}
-	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost)}
+	wctx, stop := t.waitContext(ctx)
+	defer stop()
+	a := attempt{t: t, rt: rt, req: req, brk: brk, lim: lim, cost: costOf(ctx, rt.pol.cost), wctx: wctx}
+	a.revalidation = ctx.Value(revalidationKey{}) != nil
 	a.info, _ = ctx.Value(infoKey{}).(*requestInfo)
 	resp, err := a.run(ctx)
 	markResponse(resp, a.n, a.waited, a.gaveUp)
 	return resp, err
 }
 
+// waitContext returns a context for the waits of a request (limits, the
+// provider's pause and quota, the concurrency cap, retry backoff): ctx,
+// also canceled with cause ErrClosed when the Transport is closed. The
+// request itself is sent on ctx, so requests on the wire finish after
+// Close. stop releases it.
+func (t *Transport) waitContext(ctx context.Context) (context.Context, func()) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	stopAfter := context.AfterFunc(t.closing, func() { cancel(ErrClosed) })
+	return wctx, func() { stopAfter(); cancel(nil) }
+}
+
+// closedErr returns ErrClosed when err ended a wait because the Transport
+// was closed, else err.
+func (a *attempt) closedErr(err error) error {
+	if err != nil && a.t.closed.Load() && context.Cause(a.wctx) == ErrClosed {
+		return ErrClosed
+	}
+	return err
+}
+
 // attempt holds the state of one request across its attempts.
 type attempt struct {
-	t     *Transport
-	rt    *route
-	req   *http.Request
-	brk   *circuit.Breaker
-	lim   *limitPair
-	cost  int64
-	info  *requestInfo  // the caller's record, or nil
-	n     int           // attempts made
-	delay time.Duration // last backoff, for decorrelated jitter
+	t    *Transport
+	rt   *route
+	req  *http.Request
+	brk  *circuit.Breaker
+	lim  *limitPair
+	cost int64
+	wctx context.Context // the request's context, also ended by Close: for waits
+	info *requestInfo    // the caller's record, or nil
+	n    int             // attempts made
+	// revalidation: the cache's conditional request (quota.Cost.Revalidation)
+	revalidation bool
+	delay        time.Duration // last backoff, for decorrelated jitter
 
 	// serverWait is the wait the last response asked for, if it asked
 	// (hasServerWait).
@@ -85,10 +110,10 @@ func (a *attempt) run(ctx context.Context) (*http.Response, error) {
 			slog.String("class", class.String()), slog.String("cause", cause))
 		if wait > 0 {
 			start := time.Now()
-			err := sleep(ctx, wait)
+			err := sleep(a.wctx, wait)
 			a.addWait(time.Since(start))
 			if err != nil {
-				return nil, err
+				return nil, a.closedErr(err)
 			}
 		}
 	}
@@ -102,63 +127,6 @@ func (a *attempt) addWait(d time.Duration) {
 	}
 }
 
-// done ends a request on a final outcome. A response is returned as is
-// (marked with why it was not retried, if it failed); an attempt refused
-// before it was sent returns the previous attempt's response, if there was
-// one: the caller gets the last answer the provider gave. A transport
-// error that is not retried comes back as a *RetryError; the context's own
-// error, and sluice's refusals, as they are.
-func (a *attempt) done(ctx context.Context, resp *http.Response, err error) (*http.Response, error) {
-	if resp != nil {
-		if a.stop != "" {
-			return a.giveUp(ctx, resp, nil, a.stop)
-		}
-		return resp, nil
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		a.dropLast()
-		return nil, cerr
-	}
-	if last := a.last; last != nil {
-		a.last = nil
-		reason := a.stop
-		switch {
-		case errors.Is(err, ErrRateLimited):
-			reason = "rate limited"
-		case errors.Is(err, ErrCircuitOpen):
-			reason = "circuit open"
-		case reason == "":
-			reason = "not retryable"
-		}
-		return a.giveUp(ctx, last, nil, reason)
-	}
-	if a.stop != "" {
-		return a.giveUp(ctx, nil, err, a.stop)
-	}
-	return nil, err
-}
-
-// dropLast releases the previous attempt's response.
-func (a *attempt) dropLast() {
-	if a.last != nil {
-		_ = a.last.Body.Close()
-		a.last = nil
-	}
-}
-
-// buffered returns resp with its body (up to 64 KiB) read into memory and
-// the connection released, so that it can be returned after a later
-// attempt is refused; nil when the body is larger.
-func buffered(resp *http.Response) *http.Response {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10+1))
-	_ = resp.Body.Close()
-	if err != nil || len(body) > 64<<10 {
-		return nil
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp
-}
-
 // classDone marks an attempt whose outcome is final.
 const classDone retry.Class = -1
 
@@ -168,13 +136,17 @@ const classDone retry.Class = -1
 func (a *attempt) once(ctx context.Context) (*http.Response, retry.Class, error) {
 	a.stop = ""
 	start := time.Now()
-	g, err := a.admit(ctx)
+	g, err := a.admit(a.wctx)
 	if waited := time.Since(start); waited > time.Millisecond {
 		a.addWait(waited)
 	}
+	if err == nil && a.t.closed.Load() {
+		g.abandon() // nothing is sent after Close
+		err = ErrClosed
+	}
 	if err != nil {
 		closeBody(a.req)
-		return nil, classDone, err
+		return nil, classDone, a.closedErr(err)
 	}
 	areq, cancel, err := a.prepare(ctx)
 	if err != nil {
@@ -274,7 +246,11 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 // quotaCost is what the request draws from the provider's quota buckets:
 // one request, and the tokens its context states (WithCost).
 func (a *attempt) quotaCost(ctx context.Context) quota.Cost {
-	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect}
+	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect, MaxWait: a.rt.pol.maxWait, MaxPause: a.rt.pol.retry.MaxRetryAfter,
+		Revalidation: a.revalidation}
+	// A route with a configured rate paces itself: a bare throttle then
+	// is arrival jitter, not a sign to discover a lower rate.
+	c.Paced = a.lim != nil && a.lim.requests != nil
 	if n, ok := ctx.Value(costKey{}).(int64); ok && n > 0 {
 		c.Tokens = n
 	}
@@ -291,7 +267,7 @@ func (t *Transport) quotaRefused(ctx context.Context, rt *route, req *http.Reque
 	if errors.As(err, &we) {
 		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()),
 			slog.String("reason", "provider quota"), slog.String("bucket", we.Bucket))
-		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Host: we.Host, Bucket: we.Bucket, Err: err}
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "provider quota", Host: we.Host, Bucket: we.Bucket, Err: err, Ceiling: we.Ceiling}
 	}
 	return err
 }
@@ -343,56 +319,6 @@ func (a *attempt) prepare(ctx context.Context) (*http.Request, context.CancelFun
 	return r, cancel, nil
 }
 
-// retryDecision says why a failed attempt cannot be retried ("" if it
-// can) and how long to wait before the next attempt (beyond the pause the
-// route already observes).
-func (a *attempt) retryDecision(ctx context.Context, class retry.Class) (string, time.Duration) {
-	pol := &a.rt.pol.retry
-	if a.n >= pol.MaxAttempts {
-		return "max attempts", 0
-	}
-	now := time.Now()
-	var wait time.Duration
-	ra, hasRA := a.serverWait, a.hasServerWait
-	switch {
-	case hasRA && ra > pol.MaxRetryAfter:
-		return "retry-after too long", 0
-	case hasRA && class == retry.Throttled && a.routePaused(ra):
-		// The route is paused until then (see throttled); the next attempt
-		// waits in line behind the pause.
-	case hasRA:
-		wait = ra
-	case class == retry.Throttled && !a.rt.pol.quota:
-		// A bare throttle: the whole route backs off, not just this request.
-		a.delay = pol.Delay(a.n, a.delay, rand.Float64)
-		a.t.pause(ctx, a.rt, a.req, now.Add(a.delay))
-	default:
-		// With quota learning on, the adaptive limiter slows the host down
-		// after a bare throttle; this request backs off on its own.
-		a.delay = pol.Delay(a.n, a.delay, rand.Float64)
-		wait = a.delay
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		until := now.Add(wait)
-		if p := a.rt.pause.Load(); p > until.UnixNano() {
-			until = time.Unix(0, p)
-		}
-		if until.After(dl) {
-			return "deadline", 0
-		}
-	}
-	return "", wait
-}
-
-// routePaused reports whether a throttle asking to wait ra pauses the
-// whole route. Without quota learning every Retry-After does. With it, a
-// wait of a second or less is taken as whole-second rounding of a shorter
-// one: the quota Tracker paces the other requests, and only the throttled
-// request waits it out.
-func (a *attempt) routePaused(ra time.Duration) bool {
-	return !a.rt.pol.quota || ra > time.Second
-}
-
 // readThrottle reads what a response says about throttling: the wait the
 // server asks for and, with quota learning on, the provider's own signals,
 // which turn a GitHub 403 with no quota left into a throttle and OpenAI's
@@ -412,43 +338,13 @@ func (a *attempt) readThrottle(resp *http.Response, class retry.Class) retry.Cla
 	switch {
 	case sig.DoNotRetry:
 		return retry.Permanent
-	case sig.Throttled && resp.StatusCode < 500:
+	case sig.Throttled && (resp.StatusCode < 500 || !sig.HasRetryAfter):
+		// A 503 that is nginx limit_req's page or reports an empty bucket
+		// is flow control, not sickness: it must not trip the breaker. A
+		// 503 with only a Retry-After may be an outage and stays one.
 		return retry.Throttled
 	}
 	return class
-}
-
-// whyNotRetried says why a failed attempt that MayRetry refused is not
-// retried ("" when it did not fail).
-func (a *attempt) whyNotRetried(resp *http.Response, err error, class retry.Class) string {
-	switch {
-	case class.Retryable() && !retry.Replayable(a.req):
-		return "body not replayable"
-	case class.Retryable():
-		return "not idempotent"
-	case err != nil:
-		return "not retryable"
-	}
-	return ""
-}
-
-// giveUp ends a request whose last attempt failed and cannot be retried. A
-// response is returned, body intact, marked with the reason (GaveUpHeader);
-// only an attempt that got no response ends in a *RetryError.
-func (a *attempt) giveUp(ctx context.Context, resp *http.Response, err error, reason string) (*http.Response, error) {
-	a.gaveUp = reason
-	if a.info != nil {
-		a.info.gaveUp.Store(&reason)
-		if reason == "retry-after too long" {
-			a.info.serverNs.Store(int64(a.serverWait))
-		}
-	}
-	a.t.event(ctx, slog.LevelWarn, "retries_exhausted", a.rt, a.req,
-		slog.Int("attempts", a.n), slog.String("reason", reason), slog.String("cause", errOrStatus(resp, err)))
-	if resp != nil {
-		return resp, nil
-	}
-	return nil, &RetryError{Route: a.rt.name, Attempts: a.n, Reason: reason, Err: err}
 }
 
 // throttled handles a throttle response: the route pauses until the
@@ -487,6 +383,13 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
 			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider"}
 		}
+		if left > rt.pol.maxWait {
+			t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
+			return &RateLimitError{Route: rt.name, Wait: left, Reason: "paused by provider", Ceiling: rt.pol.maxWait}
+		}
+		if left >= quota.LongWait {
+			t.event(ctx, slog.LevelInfo, "long_wait", rt, req, slog.Int64("wait_ms", left.Milliseconds()), slog.String("reason", "paused by provider"))
+		}
 		if err := sleep(ctx, left); err != nil {
 			return err
 		}
@@ -509,7 +412,11 @@ func (t *Transport) waitTurn(ctx context.Context, rt *route, lims *limitPair, co
 	}
 	if waited := time.Since(start); waited > time.Millisecond {
 		rt.stats.waitedNs.Add(int64(waited))
-		t.event(ctx, slog.LevelDebug, "rate_wait", rt, req, slog.Int64("wait_ms", waited.Milliseconds()))
+		level := slog.LevelDebug
+		if waited >= quota.LongWait {
+			level = slog.LevelInfo
+		}
+		t.event(ctx, level, "rate_wait", rt, req, slog.Int64("wait_ms", waited.Milliseconds()))
 	}
 	return nil
 }
@@ -530,6 +437,11 @@ func (t *Transport) waitLimit(ctx context.Context, rt *route, req *http.Request,
 	}
 	if errors.Is(err, limit.ErrCostExceedsBurst) {
 		return &RateLimitError{Route: rt.name, Reason: "cost exceeds burst", Err: err}
+	}
+	if errors.Is(err, redislimit.ErrUnavailable) {
+		// on_failure: deny refuses while Redis cannot decide.
+		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.String("reason", "redis unavailable"))
+		return &RateLimitError{Route: rt.name, Reason: "redis unavailable, on_failure: deny", Err: err}
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/httpcache"
+	"github.com/sluicehq/sluice/internal/redact"
 	"github.com/sluicehq/sluice/quota"
 )
 
@@ -32,6 +33,9 @@ type Transport struct {
 	lb       *limitBuilder
 	ownRedis io.Closer // the Redis client the Transport made, or nil
 	closed   atomic.Bool
+	// closing is canceled by Close, ending the waits of queued requests.
+	closing  context.Context
+	closeNow context.CancelFunc
 	obs      atomic.Pointer[observers] // nil until AddObserver (observe.go)
 	obsMu    sync.Mutex                // serialises AddObserver
 }
@@ -47,21 +51,11 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 		base = http.DefaultTransport
 	}
 	t := &Transport{base: base, log: cfg.Logger}
+	t.closing, t.closeNow = context.WithCancel(context.Background())
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
-	q := cfg.Quota
-	tracker, err := quota.NewTracker(quota.TrackerOptions{
-		Logger:        t.log,
-		MaxBuckets:    q.MaxBuckets,
-		BurstFraction: q.BurstFraction,
-		Adaptive: quota.AdaptiveOptions{
-			Disabled:    q.Adaptive.Disabled,
-			InitialRate: q.Adaptive.InitialRate,
-			MinRate:     q.Adaptive.MinRate,
-			MaxRate:     q.Adaptive.MaxRate,
-		},
-	})
+	tracker, err := quota.NewTracker(trackerOptions(cfg.Quota, t.log))
 	if err != nil {
 		return nil, fmt.Errorf("sluice: quota: %w", err)
 	}
@@ -153,7 +147,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.serve(req, rt, host)
 	t.count(req.Context(), rt, resp, err)
 	if info != nil {
-		recordOutcome(req.Context(), info, resp)
+		recordOutcome(req.Context(), info, resp, err)
 	}
 	if op != nil {
 		op.endRequest(req, rt, resp, err, time.Since(start))
@@ -167,7 +161,7 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 	cacheable := t.cache != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req) && !httpcache.HasConditional(req)
 	var l lookup
 	if cacheable {
-		l.base = httpcache.Key(req, rt.pol.cache.Vary)
+		l.base = httpcache.KeyWithCredentials(req, rt.pol.cache.Vary, rt.pol.credentials)
 		e, key, ok := t.cache.Lookup(l.base, req)
 		l.key = key
 		if ok {
@@ -202,13 +196,9 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 	}
 	var resp *http.Response
 	var err error
-	if rt.pol.coalesce && req.Method == http.MethodGet && (req.Body == nil || req.Body == http.NoBody) {
-		key := l.coalesceKey(req)
-		if !cacheable {
-			key = httpcache.VariantKey(httpcache.Key(req, nil), req, negotiated)
-		}
+	if ckey := coalesceKey(req, &rt.pol); ckey != "" {
 		var shared bool
-		resp, shared, err = rt.group.Do(ctx, key, func(gctx context.Context) (*http.Response, error) {
+		resp, shared, err = rt.group.Do(ctx, ckey, func(gctx context.Context) (*http.Response, error) {
 			// The shared call keeps the first caller's values (priority)
 			// but not its cancellation; it keeps its deadline, so limits
 			// and retries still refuse waits that would pass it.
@@ -226,6 +216,12 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 			resp.Body = &releaseBody{ReadCloser: resp.Body, release: cancel}
 			return resp, nil
 		})
+		if shared && err != nil && ctx.Err() == nil && byLeaderDeadline(err) {
+			// The shared call failed for its first caller's deadline, not
+			// for this caller's: make the call on this caller's context.
+			resp, err, shared = nil, nil, false
+			resp, err = send(ctx)
+		}
 		if resp != nil {
 			resp.Request = req
 		}
@@ -249,6 +245,48 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 	return resp, err
 }
 
+// coalesceKey returns the key under which req may share one upstream call
+// with identical concurrent requests, or "" when it must not share: the
+// route does not coalesce, req is not a GET without a body, or it asks for a
+// Range (partial responses differ by range). The key is the URL, the
+// credentials (secret headers, query parameters, user info and the route's
+// credential_headers, as a fingerprint) and every other request header
+// except per-request trace and correlation ids, so that requests differing
+// in Accept, a conditional header or an API-version header never share a
+// response.
+func coalesceKey(req *http.Request, pol *policy) string {
+	if !pol.coalesce || req.Method != http.MethodGet || (req.Body != nil && req.Body != http.NoBody) {
+		return ""
+	}
+	if _, ok := req.Header["Range"]; ok {
+		return ""
+	}
+	vary := make([]string, 0, len(req.Header))
+	for name := range req.Header {
+		if !perRequestHeaders[http.CanonicalHeaderKey(name)] {
+			vary = append(vary, name)
+		}
+	}
+	return httpcache.KeyWithCredentials(req, vary, pol.credentials)
+}
+
+// perRequestHeaders are headers that differ between otherwise identical
+// requests without changing the response: coalescing ignores them.
+var perRequestHeaders = map[string]bool{
+	"Traceparent": true, "Tracestate": true, "Baggage": true, "Sentry-Trace": true,
+	"X-Request-Id": true, "X-Correlation-Id": true, "X-Amzn-Trace-Id": true, "X-B3-Traceid": true,
+	"X-B3-Spanid": true, "X-B3-Parentspanid": true, "X-B3-Sampled": true, "X-Cloud-Trace-Context": true,
+}
+
+// byLeaderDeadline reports whether a shared call's error may come from the
+// deadline of the caller that started it: the deadline passed, or a wait
+// was refused or a retry given up because it would pass it.
+func byLeaderDeadline(err error) bool {
+	var re *RetryError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrRateLimited) ||
+		(errors.As(err, &re) && re.Reason == "deadline")
+}
+
 // failed reports whether an outcome should be replaced by a stale entry.
 func failed(resp *http.Response, err error) bool {
 	if err != nil {
@@ -257,9 +295,12 @@ func failed(resp *http.Response, err error) bool {
 	return resp.StatusCode >= 500
 }
 
+// errOrStatus describes an outcome for a log line: the error with every URL
+// in it redacted (a base transport's *url.Error quotes the request's URL),
+// or the status.
 func errOrStatus(resp *http.Response, err error) string {
 	if err != nil {
-		return err.Error()
+		return redact.Error(err).Error()
 	}
 	return resp.Status
 }
@@ -311,14 +352,18 @@ func (r *route) snapshot() RouteStats {
 	return s
 }
 
-// Close makes further requests fail with ErrClosed and closes the idle
-// connections of the base transport. Requests in flight finish. Close
-// starts no goroutine and leaves none behind: it cancels the background
-// revalidations still running and waits for them.
+// Close makes further requests fail with ErrClosed, ends the waits of
+// queued requests (rate limits, a provider's pause, quota, the concurrency
+// cap, retry backoff) with ErrClosed, and closes the idle connections of the
+// base transport. Nothing is sent after Close; requests already on the wire
+// finish (and are not retried). Close starts no goroutine and leaves none
+// behind: it cancels the background revalidations still running and
+// waits for them.
 func (t *Transport) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
+	t.closeNow() // requests waiting on limits, pauses or backoff end with ErrClosed
 	if t.bg != nil {
 		t.bg.close()
 	}

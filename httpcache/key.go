@@ -64,6 +64,14 @@ func Cacheable(req *http.Request) bool {
 //
 // Keys are deterministic within a process and differ between processes.
 func Key(req *http.Request, vary []string) string {
+	return KeyWithCredentials(req, vary, nil)
+}
+
+// KeyWithCredentials is Key with more credential headers: the headers
+// named in credentials (e.g. X-Session-Id, X-Tenant) are treated like the
+// secret headers, folded into the fingerprint, so that requests differing
+// in them never share a key and their values never appear in it.
+func KeyWithCredentials(req *http.Request, vary, credentials []string) string {
 	if req == nil || req.URL == nil {
 		return ""
 	}
@@ -82,9 +90,9 @@ func Key(req *http.Request, vary []string) string {
 		b.WriteString("\nhost:")
 		b.WriteString(strings.ToLower(req.Host))
 	}
-	writeVary(&b, req.Header, vary)
+	writeVary(&b, req.Header, vary, credentials)
 	for name, values := range req.Header {
-		if redact.IsSecretHeader(name) {
+		if redact.IsSecretHeader(name) || containsFold(credentials, name) {
 			for _, v := range values {
 				creds = append(creds, cred{'h', name, v})
 			}
@@ -179,13 +187,13 @@ func unescape(s string) string {
 
 // writeVary writes the values of the named headers, by sorted canonical
 // name, skipping credentials and duplicates.
-func writeVary(b *strings.Builder, h http.Header, vary []string) {
+func writeVary(b *strings.Builder, h http.Header, vary, credentials []string) {
 	if len(vary) == 0 {
 		return
 	}
 	names := make([]string, 0, len(vary))
 	for _, n := range vary {
-		if n = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(n)); n != "" && !redact.IsSecretHeader(n) {
+		if n = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(n)); n != "" && !redact.IsSecretHeader(n) && !containsFold(credentials, n) {
 			names = append(names, n)
 		}
 	}
@@ -226,6 +234,16 @@ func writeFingerprint(b *strings.Builder, creds []cred) {
 	var out [32]byte
 	hex.Encode(out[:], sum[:16])
 	b.Write(out[:])
+}
+
+// containsFold reports whether names holds name, ignoring ASCII case.
+func containsFold(names []string, name string) bool {
+	for _, n := range names {
+		if strings.EqualFold(strings.TrimSpace(n), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // compareFold compares ASCII strings as if lower-cased.

@@ -202,3 +202,25 @@ func TestKeyManyCredentialsStable(t *testing.T) {
 		t.Errorf("non-canonical header name changed the key: %q vs %q", got, want)
 	}
 }
+
+// TestKeyWithCredentials: a declared credential header separates keys like
+// a secret header does, and its value never appears in the key.
+func TestKeyWithCredentials(t *testing.T) {
+	mk := func(session string) *http.Request {
+		r := newReq(t, "GET", "https://api.example.com/me")
+		r.Header.Set("X-Session-Id", session)
+		return r
+	}
+	a, b := mk("alice-session"), mk("bob-session")
+	if Key(a, nil) != Key(b, nil) {
+		t.Fatal("without the declaration the header is not part of the key (test premise)")
+	}
+	ka := KeyWithCredentials(a, []string{"X-Session-Id"}, []string{"x-session-id"})
+	kb := KeyWithCredentials(b, nil, []string{"x-session-id"})
+	if ka == kb {
+		t.Fatal("requests differing in a declared credential header share a key")
+	}
+	if strings.Contains(ka, "alice-session") {
+		t.Fatalf("key %q holds the credential", ka)
+	}
+}

@@ -163,7 +163,7 @@ func VariantKey(base string, req *http.Request, names []string) string {
 	var b strings.Builder
 	b.WriteString(base)
 	b.WriteString("\nvariant:")
-	writeVary(&b, req.Header, names)
+	writeVary(&b, req.Header, names, nil)
 	return b.String()
 }
 

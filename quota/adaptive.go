@@ -72,6 +72,8 @@ type cubic struct {
 	measured   float64
 	lastBucket float64
 	count      float64
+	first      float64 // when the first response was counted
+	warm       bool    // a half-second bucket has completed
 
 	// CUBIC
 	lastMax      float64
@@ -161,11 +163,17 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 
 // measure counts a response in the half-second buckets and updates the
 // smoothed measured rate. Before the first completed bucket, the rate is
-// estimated as the count over at least one bucket's length, so that a
-// throttle in the first half second does not collapse the rate to the
-// floor.
+// estimated at every response as the count since the first response over
+// the time since it (at least burstSeconds), so that a throttle in the
+// first half second does not collapse the rate to the floor: the estimate
+// once taken at the first response alone (1 per 0.5 s) made a bare 429 40
+// ms into a 16-goroutine burst set the rate to 1.4/s.
 func (c *cubic) measure(t float64) {
 	b := math.Floor(t/rateBucket) * rateBucket
+	if c.count == 0 && !c.warm && c.measured == 0 {
+		c.first = t
+		c.lastBucket = b
+	}
 	c.count++
 	if b > c.lastBucket+2*rateBucket {
 		// Idle: a sample spread over the gap would say the host wants
@@ -173,17 +181,27 @@ func (c *cubic) measure(t float64) {
 		// measured rate). Start counting afresh and keep the old rate.
 		c.count = 1
 		c.lastBucket = b
+		c.first = t
 		return
 	}
-	if b > c.lastBucket {
+	if b > c.lastBucket && c.warm {
 		cur := c.count / (b - c.lastBucket)
 		c.measured = cur*smooth + c.measured*(1-smooth)
 		c.count = 0
 		c.lastBucket = b
 		return
 	}
-	if c.measured == 0 {
-		c.measured = c.count / max(t-c.lastBucket, rateBucket)
+	if b > c.lastBucket {
+		// The first bucket completes: its rate is the count since the
+		// first response, over the time since.
+		c.measured = (c.count - 1) / max(b-c.first, burstSeconds)
+		c.warm = true
+		c.count = 1
+		c.lastBucket = b
+		return
+	}
+	if !c.warm {
+		c.measured = c.count / max(t-c.first, burstSeconds)
 	}
 }
 

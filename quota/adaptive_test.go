@@ -17,7 +17,7 @@ import (
 func TestCubicArithmetic(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
 	c := newCubic(AdaptiveOptions{}, t0)
-	c.enabled, c.measured, c.fillRate = true, 40, 100 // steady state: sending 40/s
+	c.enabled, c.measured, c.fillRate, c.warm = true, 40, 100, true // steady state: sending 40/s
 	c.lastBucket = 0
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 
@@ -101,7 +101,7 @@ func TestAdaptiveOnlyForBareThrottles(t *testing.T) {
 // limit it probes more often relative to the rate: about every 2-3 s at
 // 10/s, hence the higher throttle share allowed there.
 func TestAdaptiveConverges(t *testing.T) {
-	for _, tt := range []struct{ rate, maxShare float64 }{{10, 0.05}, {50, 0.02}, {200, 0.02}} {
+	for _, tt := range []struct{ rate, maxShare float64 }{{10, 0.06}, {50, 0.02}, {200, 0.02}} {
 		rate := tt.rate
 		t.Run(strconv.FormatFloat(rate, 'f', -1, 64)+"/s", func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -132,8 +132,12 @@ func (b *bucket) paceRate() float64 { return b.rate * paceMargin }
 // keep returns the units left in b as headroom for a request of need
 // units: headroom when the limit is large enough (and the request does not
 // need all of it), none otherwise.
+//
+// A fixed window keeps none: its count resets at once, so a unit kept back
+// is simply lost, and a job that is a multiple of the window's limit then
+// waits one whole window more for its last request.
 func (b *bucket) keep(need float64) float64 {
-	if b.limit < minHeadroomLimit || b.unit == ConcurrentRequests {
+	if b.limit < minHeadroomLimit || b.unit == ConcurrentRequests || !b.refills() {
 		return 0
 	}
 	return min(headroom, max(b.limit-need, 0))
@@ -271,10 +275,12 @@ func (b *bucket) impliedRate(o Observation, mark float64, now time.Time) float64
 			return (o.Limit - o.Remaining) / toReset.Seconds()
 		}
 		return b.rate
-	case !o.Reset.IsZero() && toReset <= roundingSlack && o.Window > 0 && o.Limit > 0 && o.Remaining < o.Limit:
+	case !o.Reset.IsZero() && toReset <= roundingSlack && o.Window > 0 && o.Limit > 0:
 		// A reset of at most a second is whole-second rounding of a wait
 		// that may be much shorter (IETF t=1 for a token bucket): refill at
 		// the policy's average rate rather than pause the whole second.
+		// At full quota too: taken for a fixed window, it was sent all at
+		// once (burst_fraction 1) into a token bucket's smaller burst.
 		return o.Limit / o.Window.Seconds()
 	case !o.Reset.IsZero():
 		return 0 // a fixed window: it refills at the reset
@@ -310,12 +316,15 @@ func (b *bucket) learnRoute(route string) {
 	}
 }
 
-// pauseFor pauses b after a throttle that found it exhausted. Retry-After
-// takes precedence over the reset; a short Retry-After does not pause a
-// bucket whose refill rate is known (the rate paces it), and gives one
-// that refills steadily without a known rate its first estimate (Shopify:
-// the wait for one unit).
-func (b *bucket) pauseFor(sig Signal, now time.Time) {
+// pauseFor pauses b after a throttle that found it exhausted (o is the
+// throttle's observation of b). Retry-After takes precedence over the
+// reset; a short Retry-After does not pause a bucket whose refill rate is
+// known (the rate paces it), and gives one that refills steadily without a
+// known rate its first estimate (Shopify: the wait for one unit). Without
+// Retry-After the pause runs to the throttle's own reset, not to a later
+// one stored from another response (a 2-second secondary limit must not
+// pause until the hourly reset). A positive ceiling caps the pause.
+func (b *bucket) pauseFor(sig Signal, o Observation, now time.Time, ceiling time.Duration) {
 	var until time.Time
 	switch {
 	case sig.HasRetryAfter && sig.RetryAfter > 0:
@@ -330,8 +339,18 @@ func (b *bucket) pauseFor(sig Signal, now time.Time) {
 			// one request probe (beyond the headroom).
 			b.remaining, b.applied = 1+b.keep(1), b.spent
 		}
+	case b.rate == 0 && o.Reset.After(now):
+		until = o.Reset
 	case b.rate == 0 && b.reset.After(now):
 		until = b.reset
+	}
+	if ceiling > 0 && until.Sub(now) > ceiling {
+		until = now.Add(ceiling)
+		if !b.refills() {
+			// Probe once the capped pause is over rather than wait for
+			// a reset the route does not trust.
+			b.remaining, b.applied = 1+b.keep(1), b.spent
+		}
 	}
 	if until.After(b.pausedUntil) {
 		b.pausedUntil = until
@@ -341,7 +360,7 @@ func (b *bucket) pauseFor(sig Signal, now time.Time) {
 // grant draws cost from every bucket that applies. Requires Tracker.mu
 // held; earliest(now, cost) must have been now.
 func (h *hostState) grant(now time.Time, cost Cost) *ticket {
-	tk := &ticket{host: h.name, route: cost.Route, dialect: cost.Dialect, at: now}
+	tk := &ticket{host: h.name, route: cost.Route, dialect: cost.Dialect, paced: cost.Paced, pause: cost.MaxPause, at: now}
 	tk.draws = tk.buf[:0]
 	if h.firstGrant.IsZero() {
 		h.firstGrant = now
@@ -350,7 +369,7 @@ func (h *hostState) grant(now time.Time, cost Cost) *ticket {
 		h.pauseLogged = false
 		h.events = append(h.events, event{msg: "bucket_resumed", level: slog.LevelInfo, host: h.name, bucket: "host"})
 	}
-	if a := h.adaptive; a != nil && a.enabled {
+	if a := h.adaptive; a != nil && a.enabled && !cost.Paced {
 		a.take(now, 1)
 	}
 	for _, b := range h.buckets {
@@ -360,6 +379,9 @@ func (h *hostState) grant(now time.Time, cost Cost) *ticket {
 		if b.pauseLogged && !b.pausedUntil.After(now) && b.available(now) > 0 {
 			b.pauseLogged = false
 			h.events = append(h.events, event{msg: "bucket_resumed", level: slog.LevelInfo, host: h.name, bucket: b.name})
+		}
+		if cost.free && b.unit == Requests {
+			continue // a 304 is not charged; a 200's headers will say
 		}
 		tk.draws = append(tk.draws, b.take(now, b.units(cost)))
 		if p := b.pace(now); math.Abs(p-b.loggedPace) > 0.25*max(p, b.loggedPace) {
@@ -388,7 +410,7 @@ func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64, hold b
 		at, who = h.paused, "host"
 		h.pauseLogged = true
 	}
-	if a := h.adaptive; a != nil && a.enabled {
+	if a := h.adaptive; a != nil && a.enabled && !cost.Paced {
 		if w := a.earliest(now, 1); w.After(at) {
 			at, who = w, "adaptive"
 		}
@@ -396,6 +418,9 @@ func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64, hold b
 	for _, b := range h.buckets {
 		if !b.applies(cost.Route) {
 			continue
+		}
+		if cost.free && b.unit == Requests && !b.pausedUntil.After(now) && b.available(now) >= 1 {
+			continue // not paced: it waits only for a pause or an empty bucket
 		}
 		w := b.earliest(now, b.units(cost), burstFrac)
 		if w.Sub(now) > roundingSlack/10 && !b.pauseLogged && (b.pausedUntil.After(now) || b.available(now) < 1) {

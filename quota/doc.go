@@ -29,7 +29,7 @@
 // body unchanged. It never reads a 2xx body (except for DialectShopify
 // chosen explicitly, whose GraphQL throttles arrive as 200s).
 //
-// Precedence follows the reference notes: Retry-After beats every vendor
+// Precedence, as the providers document it: Retry-After beats every vendor
 // reset; without it, the wait is the latest reset among exhausted buckets;
 // without that, a dialect's documented minimum (GitHub's secondary limit:
 // 60 s). See Signal.Wait.

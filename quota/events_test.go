@@ -53,7 +53,9 @@ func TestTrackerEvents(t *testing.T) {
 			"X-RateLimit-Reset", unix(start.Add(2*time.Second)), "X-RateLimit-Resource", "core"))
 		acquireAt(t, tr, start, Cost{})
 		acquireAt(t, tr, start, Cost{})
-		want := []string{"bucket_learned github:core", "bucket_paused github:core", "bucket_resumed github:core"}
+		// The 2-second wait is long enough (LongWait) for the waiting
+		// request to log quota_wait too.
+		want := []string{"bucket_learned github:core", "bucket_paused github:core", "quota_wait github:core", "bucket_resumed github:core"}
 		var got []string
 		for _, m := range rec.msgs {
 			if !slices.Contains([]string{"bucket_paced github:core"}, m) {

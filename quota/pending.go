@@ -87,5 +87,11 @@ func (b *bucket) applyStale(o Observation, now time.Time) {
 	}
 	if o.Remaining < held {
 		b.remaining, b.obsAt = o.Remaining, now
+		if !b.refills() && o.Reset.After(now) && (b.reset.IsZero() || o.Reset.Before(b.reset)) {
+			// Its count comes with its own, sooner reset (a short
+			// secondary window): keeping the stored hourly one would
+			// hold the bucket empty until then.
+			b.reset = o.Reset
+		}
 	}
 }

@@ -31,7 +31,35 @@ type Cost struct {
 	// Dialect, when set, reads this request's response in that dialect
 	// instead of TrackerOptions.Dialect (a route's configured dialect).
 	Dialect Dialect
+	// Paced reports that the caller already paces this request to a
+	// configured rate: a bare throttle of its response does not start (or
+	// lower) the host's rate discovery, and the adaptive limiter does not
+	// hold it. One throttle from arrival jitter would otherwise switch
+	// discovery on and undercut the configured rate.
+	Paced bool
+	// MaxWait is the longest this request may wait in Acquire; a longer
+	// wait fails at once with a *WaitError whose Ceiling is MaxWait. Zero
+	// means no ceiling but the context's deadline.
+	MaxWait time.Duration
+	// MaxPause caps every wait its response states (Retry-After, a reset)
+	// when it pauses the host or a bucket; zero means MaxWait (the
+	// package's 24-hour clamp) alone.
+	MaxPause time.Duration
+	// Revalidation marks a conditional request revalidating a cached
+	// response (If-None-Match, If-Modified-Since). When the host's quota is
+	// read in a dialect whose 304 Not Modified is not charged (GitHub: a
+	// conditional request answered 304 does not count against the primary
+	// rate limit), it draws nothing from the host's request buckets and
+	// waits only while one is paused or exhausted, not behind their pace;
+	// a full answer's headers then report the charge.
+	Revalidation bool
+
+	free bool // Revalidation in a dialect that does not charge a 304
 }
+
+// freeNotModified reports whether providers read in d do not charge a 304
+// answer to a conditional request.
+func freeNotModified(d Dialect) bool { return d == DialectGitHub }
 
 // TrackerOptions configures a Tracker. The zero value is ready to use.
 type TrackerOptions struct {
@@ -44,8 +72,9 @@ type TrackerOptions struct {
 	// context ends; inject one only to read state (Stats, WaitError).
 	Now func() time.Time
 	// Logger receives the events bucket_learned, bucket_paused,
-	// bucket_resumed (Info), bucket_paced and adaptive_rate (Debug); nil
-	// logs nothing.
+	// bucket_resumed, quota_wait (a request about to wait LongWait or
+	// more) (Info), bucket_paced and adaptive_rate (Debug); nil logs
+	// nothing.
 	Logger *slog.Logger
 	// MaxBuckets bounds the buckets kept over all hosts; the least recently
 	// used is forgotten when a new one would exceed it. Zero means 1024.
@@ -93,6 +122,7 @@ type hostState struct {
 	buckets  map[string]*bucket
 	paused   time.Time // the host's own pause (Global, secondary limits)
 	adaptive *cubic    // created at the first response; enabled at the first bare throttle
+	dialect  Dialect   // the dialect the host's last quota headers were read in
 
 	lastUsed   time.Time
 	firstGrant time.Time     // when the first request was let go
@@ -106,6 +136,10 @@ type hostState struct {
 // firstContact is how long requests to a host never answered yet wait for
 // the first request's response, which may say how much quota there is.
 const firstContact = time.Second
+
+// LongWait is the wait from which Acquire logs quota_wait at Info before
+// waiting.
+const LongWait = 2 * time.Second
 
 // whoFirst names the first-contact wait.
 const whoFirst = "first-contact"
@@ -149,12 +183,19 @@ type WaitError struct {
 	Host, Bucket string
 	// Wait is how long the request would have had to wait.
 	Wait time.Duration
-	// Deadline is the context deadline that made the wait impossible.
+	// Deadline is the context deadline that made the wait impossible; zero
+	// when Ceiling did.
 	Deadline time.Time
+	// Ceiling, when non-zero, is the Cost.MaxWait the wait exceeds.
+	Ceiling time.Duration
 }
 
 // Error implements error.
 func (e *WaitError) Error() string {
+	if e.Ceiling > 0 {
+		return fmt.Sprintf("quota: %s %s needs a wait of %v, longer than the %v ceiling (max_wait)",
+			e.Host, e.Bucket, e.Wait.Round(time.Millisecond), e.Ceiling)
+	}
 	return fmt.Sprintf("quota: %s %s needs a wait of %v, past the context deadline",
 		e.Host, e.Bucket, e.Wait.Round(time.Millisecond))
 }
@@ -168,6 +209,8 @@ type ticket struct {
 	host    string
 	route   string
 	dialect Dialect
+	paced   bool
+	pause   time.Duration // Cost.MaxPause
 	at      time.Time
 	draws   []draw
 	once    sync.Once
@@ -210,6 +253,7 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		return nil, err
 	}
 	var timer *time.Timer
+	logged := false
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -223,6 +267,11 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		// contact: it could not afford it.
 		dl, hasDL := ctx.Deadline()
 		hold := !hasDL || time.Until(dl) > firstContact
+		d := cost.Dialect
+		if d == "" || d == DialectAuto {
+			d = h.dialect
+		}
+		cost.free = cost.Revalidation && freeNotModified(d)
 		at, who := h.earliest(now, cost, t.opts.BurstFraction, hold)
 		if !at.After(now) {
 			tk := h.grant(now, cost)
@@ -245,6 +294,14 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		wait := at.Sub(now)
 		if hasDL && wait > time.Until(dl) && wake == nil {
 			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
+		}
+		if cost.MaxWait > 0 && wait > cost.MaxWait && wake == nil {
+			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Ceiling: cost.MaxWait}
+		}
+		if wait >= LongWait && wake == nil && t.log != nil && !logged {
+			logged = true
+			t.emit([]event{{msg: "quota_wait", level: slog.LevelInfo, host: host, bucket: who,
+				attrs: []any{"wait", wait.Round(time.Millisecond)}}}, cost.Route)
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -309,6 +366,9 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 		}
 	}
 	if resp != nil {
+		if len(sig.Observations) > 0 {
+			h.dialect = sig.Dialect
+		}
 		t.observe(h, tk, sig, now)
 	}
 	ev := h.drainEvents()
@@ -334,14 +394,14 @@ func (t *Tracker) observe(h *hostState, tk *ticket, sig Signal, now time.Time) {
 		if sig.Throttled && o.Exhausted() {
 			exhausted = true
 			b.throttles++
-			b.pauseFor(sig, now)
+			b.pauseFor(sig, o, now, tk.pause)
 		}
 	}
 	if h.adaptive == nil && !t.opts.Adaptive.Disabled {
 		h.adaptive = newCubic(t.opts.Adaptive, now)
 	}
 	if a := h.adaptive; a != nil {
-		bare := sig.Throttled && len(sig.Observations) == 0 && !sig.DoNotRetry
+		bare := sig.Throttled && len(sig.Observations) == 0 && !sig.DoNotRetry && !tk.paced
 		if before, after, changed := a.update(now, tk.at, bare); changed {
 			h.events = append(h.events, event{msg: "adaptive_rate", level: slog.LevelDebug, host: h.name, bucket: "adaptive",
 				attrs: []any{"from", round3(before), "to", round3(after), "throttled", bare}})
@@ -352,6 +412,9 @@ func (t *Tracker) observe(h *hostState, tk *ticket, sig Signal, now time.Time) {
 	}
 	if sig.Throttled && !exhausted {
 		if w, ok := sig.Wait(now); ok && (sig.Global || w > roundingSlack) {
+			if tk.pause > 0 {
+				w = min(w, tk.pause)
+			}
 			if until := now.Add(w); until.After(h.paused) {
 				h.paused = until
 				h.pauseLogged = true

@@ -59,42 +59,43 @@ func acquireAt(t *testing.T, tr *Tracker, start time.Time, cost Cost) time.Durat
 	return time.Since(start)
 }
 
-// A fixed window with 10 left and the reset 1 s away: one is kept as
-// headroom, the other 9 are spread evenly over the second, the 10th waits
-// for the reset.
+// A fixed window with 10 left and the reset 1 s away: the 10 are spread
+// evenly over the second (a fixed window keeps no headroom: its count
+// resets at once), the 11th waits for the reset.
 func TestTrackerSpreadsRemainingOverReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTestTracker(t, TrackerOptions{})
 		start := time.Now()
 		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "20", "X-RateLimit-Remaining", "10",
 			"X-RateLimit-Reset", unix(start.Add(time.Second)), "X-RateLimit-Resource", "core"))
-		for i := range 9 {
-			got, want := acquireAt(t, tr, start, Cost{}), time.Duration(i)*time.Second/9
+		for i := range 10 {
+			got, want := acquireAt(t, tr, start, Cost{}), time.Duration(i)*time.Second/10
 			if d := got - want; d < -time.Microsecond || d > time.Microsecond {
 				t.Errorf("request %d granted at %v, want %v", i, got, want)
 			}
 		}
 		if got := acquireAt(t, tr, start, Cost{}); got != time.Second {
-			t.Errorf("10th request granted at %v, want 1s (the reset: one unit is headroom)", got)
+			t.Errorf("11th request granted at %v, want 1s (the reset)", got)
 		}
 	})
 }
 
-// BurstFraction 1 sends the whole remaining quota, less the headroom, at
-// once.
+// BurstFraction 1 sends the whole remaining quota of a fixed window at
+// once: no unit is kept back, so a job that is a multiple of the window's
+// limit does not wait one whole window more for its last request.
 func TestTrackerBurstFraction(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTestTracker(t, TrackerOptions{BurstFraction: 1})
 		start := time.Now()
 		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "20", "X-RateLimit-Remaining", "5",
 			"X-RateLimit-Reset", unix(start.Add(time.Second)), "X-RateLimit-Resource", "core"))
-		for i := range 4 {
+		for i := range 5 {
 			if got := acquireAt(t, tr, start, Cost{}); got != 0 {
 				t.Errorf("request %d granted at %v, want at once", i, got)
 			}
 		}
 		if got := acquireAt(t, tr, start, Cost{}); got != time.Second {
-			t.Errorf("5th request granted at %v, want 1s (one unit is headroom)", got)
+			t.Errorf("6th request granted at %v, want 1s (the reset)", got)
 		}
 	})
 }
@@ -123,7 +124,7 @@ func TestTrackerCountsInFlight(t *testing.T) {
 		tr := newTestTracker(t, TrackerOptions{BurstFraction: 1})
 		start := time.Now()
 		reset := unix(start.Add(10 * time.Second))
-		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "4",
+		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "3",
 			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"))
 		var dones []func(*http.Response, error)
 		for range 3 {
@@ -134,8 +135,8 @@ func TestTrackerCountsInFlight(t *testing.T) {
 			dones = append(dones, d)
 		}
 		// The first response counts only its own request: the other two
-		// are still in flight, so nothing is left but the headroom.
-		dones[0](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "3",
+		// are still in flight, so nothing is left.
+		dones[0](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "2",
 			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -144,14 +145,14 @@ func TestTrackerCountsInFlight(t *testing.T) {
 		if !errors.As(err, &we) || we.Wait != 10*time.Second {
 			t.Fatalf("Acquire with 2 in flight = %v, want a WaitError of 10s", err)
 		}
-		// The newest response says 1; then a late response from an older
-		// request (remaining 2) is stale and ignored.
-		dones[2](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "1",
+		// The newest response says 0; then a late response from an older
+		// request (remaining 1) is stale and ignored.
+		dones[2](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0",
 			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
-		dones[1](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "2",
+		dones[1](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "1",
 			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
-		if s := tr.Stats(); len(s) != 1 || s[0].Remaining != 1 {
-			t.Errorf("Stats after a stale response = %+v, want remaining 1", s)
+		if s := tr.Stats(); len(s) != 1 || s[0].Remaining != 0 {
+			t.Errorf("Stats after a stale response = %+v, want remaining 0", s)
 		}
 	})
 }

@@ -10,7 +10,7 @@ import (
 
 // Defaults used for the zero fields of a Policy.
 const (
-	DefaultMaxAttempts   = 3
+	DefaultMaxAttempts   = 5
 	DefaultBaseDelay     = 100 * time.Millisecond
 	DefaultMaxDelay      = 10 * time.Second
 	DefaultMaxRetryAfter = 60 * time.Second
@@ -62,7 +62,7 @@ func (j Jitter) String() string {
 // retried.
 type Policy struct {
 	// MaxAttempts is the total number of attempts, the first included.
-	// 0 means DefaultMaxAttempts (3); 1 means never retry.
+	// 0 means DefaultMaxAttempts (5); 1 means never retry.
 	MaxAttempts int
 	// BaseDelay is the backoff before the first retry, before jitter.
 	// 0 means DefaultBaseDelay (100ms).

@@ -41,7 +41,7 @@ func TestPolicyValidate(t *testing.T) {
 
 func TestWithDefaults(t *testing.T) {
 	got := Policy{}.WithDefaults()
-	want := Policy{MaxAttempts: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second, MaxRetryAfter: time.Minute}
+	want := Policy{MaxAttempts: 5, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second, MaxRetryAfter: time.Minute}
 	if got != want {
 		t.Fatalf("WithDefaults() = %+v, want %+v", got, want)
 	}

@@ -110,7 +110,7 @@ func Instrument(t *sluice.Transport, o Options) (*Instrumentation, error) {
 	in.retries = count("sluice.retries", "{retry}", "Retries scheduled, by route and the failed attempt's class.")
 	in.throttles = count("sluice.throttles", "{response}", "Throttle responses received.")
 	in.refusals = count("sluice.rate_refusals", "{request}", "Requests refused because a wait would pass their deadline.")
-	in.lookups = count("sluice.cache.lookups", "{lookup}", "Cache lookups by result (hit, miss, stale, coalesced).")
+	in.lookups = count("sluice.cache.lookups", "{lookup}", "Cache lookups by result (hit, miss, stale, coalesced, revalidated, stale_while_revalidate).")
 	limitG, err := m.Float64ObservableGauge("sluice.quota.limit", metric.WithUnit("{unit}"),
 		metric.WithDescription("Capacity of a provider quota bucket learned from response headers."))
 	errs = append(errs, err)
@@ -128,7 +128,7 @@ func Instrument(t *sluice.Transport, o Options) (*Instrumentation, error) {
 				ob.ObserveFloat64(limitG, b.Limit, attrs)
 			}
 			if b.Remaining >= 0 {
-				ob.ObserveFloat64(remainingG, b.Remaining, attrs)
+				ob.ObserveFloat64(remainingG, float64(b.Remaining), attrs)
 			}
 		}
 		return nil
@@ -297,9 +297,10 @@ func (o *observer) Event(ctx context.Context, e sluice.Event) {
 		o.throttles.Add(ctx, 1, metric.WithAttributes(route))
 	case "rate_refused":
 		o.refusals.Add(ctx, 1, metric.WithAttributes(route, attribute.String("sluice.reason", e.Reason)))
-	case "cache_hit", "cache_miss", "cache_stale", "coalesced":
-		result := map[string]string{"cache_hit": "hit", "cache_miss": "miss", "cache_stale": "stale", "coalesced": "coalesced"}[e.Kind]
-		o.lookups.Add(ctx, 1, metric.WithAttributes(route, attribute.String("sluice.cache.result", result)))
+	default:
+		if result, ok := cacheResults[e.Kind]; ok {
+			o.lookups.Add(ctx, 1, metric.WithAttributes(route, attribute.String("sluice.cache.result", result)))
+		}
 	}
 }
 
@@ -372,6 +373,12 @@ func (o *observer) endAttrs(k endKey) []attribute.KeyValue {
 		o.ends.Store(k, a)
 	}
 	return a
+}
+
+// cacheResults maps cache events to sluice.cache.result values.
+var cacheResults = map[string]string{
+	"cache_hit": "hit", "cache_miss": "miss", "cache_stale": "stale", "coalesced": "coalesced",
+	"cache_revalidated": "revalidated", "cache_stale_revalidate": "stale_while_revalidate",
 }
 
 // requestAttrs are the HTTP client span attributes known before sending.

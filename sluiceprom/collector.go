@@ -26,9 +26,9 @@ type Options struct {
 	// Nil means prometheus.DefBuckets.
 	DurationBuckets []float64
 	// PerHostDefaults labels the requests that matched no route
-	// "default:<host>", one series per host (a Transport keeps at most
-	// 1024 hosts per route), instead of one "default" series. Leave it
-	// off when the hosts are not a small known set.
+	// "default:<host>", one series per host ever seen, instead of one
+	// "default" series. Leave it off unless the hosts are a small known
+	// set: the series are never dropped.
 	PerHostDefaults bool
 }
 
@@ -92,7 +92,7 @@ func NewWithOptions(t *sluice.Transport, o Options) (*Collector, error) {
 	}
 	c.requests = d("requests_total", "Requests made through the Transport (RoundTrip calls that returned), by route and outcome.", "route", "outcome")
 	c.throttles = d("throttles_total", "Throttle responses (429, or the provider's own throttle status) received.", "route")
-	c.cache = d("cache_requests_total", "Cache lookups by result: hit (fresh entry), miss, stale (stale entry served because the upstream failed).", "route", "result")
+	c.cache = d("cache_requests_total", "Cache lookups by result: hit (fresh entry), miss, stale (stale entry served because the upstream failed), revalidated (304: stored body reused), stale_while_revalidate (stale entry served while refreshed in the background).", "route", "result")
 	c.coalesced = d("coalesced_requests_total", "Requests answered by joining an identical request in flight.", "route")
 	c.circuit = d("circuit_state", "State of the route's circuit breaker: 1 for the current state, 0 for the others.", "route", "state")
 	c.quotaLimit = d("quota_limit", "Capacity of a provider quota bucket learned from response headers, in its unit.", "host", "bucket", "unit")
@@ -143,6 +143,7 @@ var breakerStates = []string{"closed", "half-open", "open"}
 type routeTotals struct {
 	outcomes                                 map[string]int64
 	throttles, hits, misses, stale, coalesce int64
+	notModified, swr                         int64
 	breaker                                  string
 }
 
@@ -168,6 +169,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		tt.misses += r.CacheMisses
 		tt.stale += r.CacheStale
 		tt.coalesce += r.Coalesced
+		tt.notModified += r.NotModified
+		tt.swr += r.StaleWhileRevalidate
 		if name == r.Name {
 			tt.breaker = r.Breaker
 		}
@@ -187,6 +190,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.cache, tt.hits, name, "hit")
 		counter(c.cache, tt.misses, name, "miss")
 		counter(c.cache, tt.stale, name, "stale")
+		counter(c.cache, tt.notModified, name, "revalidated")
+		counter(c.cache, tt.swr, name, "stale_while_revalidate")
 		counter(c.coalesced, tt.coalesce, name)
 		if tt.breaker != "" {
 			for _, s := range breakerStates {
@@ -201,7 +206,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.quotaLimit, b.Limit, l...)
 		}
 		if b.Remaining >= 0 {
-			gauge(c.quotaRemaining, b.Remaining, l...)
+			gauge(c.quotaRemaining, float64(b.Remaining), l...)
 		}
 		if !b.Reset.IsZero() {
 			gauge(c.quotaReset, float64(b.Reset.UnixNano())/1e9, l...)

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/failsafe-go/failsafe-go/failsafehttp"
+	"github.com/failsafe-go/failsafe-go/ratelimiter"
 	"github.com/go-resty/resty/v2"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sluicehq/sluice"
@@ -34,8 +36,10 @@ type clientSpec struct {
 // clientSpecs are the clients, in table order.
 var clientSpecs = []clientSpec{
 	{"sluice", newSluice},
+	{"sluice-rate", newSluiceRate},
 	{"retryablehttp", newRetryableHTTP},
 	{"failsafe", newFailsafe},
+	{"failsafe-rate", newFailsafeRate},
 	{"resty", newResty},
 	{"oracle", newOracle},
 }
@@ -82,6 +86,39 @@ func newSluice(base *http.Transport) (client, error) {
 	return client{
 		get:   func(ctx context.Context, url string) (int, error) { return httpGet(ctx, hc, url) },
 		close: func() { tr.Close(); base.CloseIdleConnections() },
+	}, nil
+}
+
+// newSluiceRate is sluice told the provider's rate, as a user who read the
+// provider's documentation would configure it: a limit of 50/s with burst
+// 10, up to 10 attempts per request.
+func newSluiceRate(base *http.Transport) (client, error) {
+	tr, err := sluice.NewTransport(sluice.Config{
+		Defaults: sluice.Policy{
+			Limits: []sluice.LimitConfig{{Rate: fmt.Sprintf("%d/s", trueRate), Burst: trueBurst}},
+			Retry:  &sluice.RetryConfig{MaxAttempts: 10},
+		},
+	}, base)
+	if err != nil {
+		return client{}, fmt.Errorf("sluice-rate: %w", err)
+	}
+	hc := &http.Client{Transport: tr}
+	return client{
+		get:   func(ctx context.Context, url string) (int, error) { return httpGet(ctx, hc, url) },
+		close: func() { tr.Close(); base.CloseIdleConnections() },
+	}, nil
+}
+
+// newFailsafeRate is failsafe-go told the provider's rate: its smooth rate
+// limiter at 50/s (waiting up to a minute for a permit) inside its HTTP
+// retry policy, so that every attempt takes a permit.
+func newFailsafeRate(base *http.Transport) (client, error) {
+	retry := failsafehttp.NewRetryPolicyBuilder().ReturnLastFailure().Build()
+	rl := ratelimiter.NewSmoothBuilder[*http.Response](trueRate, time.Second).WithMaxWaitTime(time.Minute).Build()
+	hc := &http.Client{Transport: failsafehttp.NewRoundTripper(base, retry, rl)}
+	return client{
+		get:   func(ctx context.Context, url string) (int, error) { return httpGet(ctx, hc, url) },
+		close: base.CloseIdleConnections,
 	}, nil
 }
 

@@ -23,6 +23,8 @@ type config struct {
 	concurrency int
 	// timeout bounds the job of one client against one dialect.
 	timeout time.Duration
+	// latency delays every response of the provider.
+	latency time.Duration
 	// dialects are the providers to run against, in order.
 	dialects []dialectSpec
 	// clients are the clients to run, in order.
@@ -37,6 +39,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	requests := fs.Int("requests", 600, "GET requests per job (1.."+fmt.Sprint(maxRequests)+")")
 	concurrency := fs.Int("concurrency", 16, "workers sending the job's requests (1.."+fmt.Sprint(maxConcurrency)+")")
 	timeout := fs.Duration("timeout", 90*time.Second, "bound on one client's job; unfinished requests count as failures")
+	latency := fs.Duration("latency", 0, "delay the provider adds to every response (0..10s)")
 	dialects := fs.String("dialects", strings.Join(defaultDialects, ","), "comma-separated provider dialects")
 	clients := fs.String("clients", strings.Join(clientNames(), ","), "comma-separated clients")
 	if err := fs.Parse(args); err != nil {
@@ -45,7 +48,10 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected argument %q: all options are flags", fs.Arg(0))
 	}
-	cfg := config{requests: *requests, concurrency: *concurrency, timeout: *timeout}
+	cfg := config{requests: *requests, concurrency: *concurrency, timeout: *timeout, latency: *latency}
+	if cfg.latency < 0 || cfg.latency > 10*time.Second {
+		return config{}, fmt.Errorf("-latency %v: want 0..10s", cfg.latency)
+	}
 	if cfg.requests < 1 || cfg.requests > maxRequests {
 		return config{}, fmt.Errorf("-requests %d: want 1..%d", cfg.requests, maxRequests)
 	}

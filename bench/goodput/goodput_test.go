@@ -43,7 +43,7 @@ func TestBenchSmall(t *testing.T) {
 	}
 	var out bytes.Buffer
 	report(&out, cfg, rows)
-	for _, want := range []string{"dialect ietf", "ideal = 40 requests / 50 req/s = 800ms", "sluice ", "oracle "} {
+	for _, want := range []string{"dialect ietf", "(40 requests - burst 10) / 50 req/s = 600ms", "sluice ", "oracle "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -87,15 +87,22 @@ func TestTargetCheck(t *testing.T) {
 		r    row
 		want string
 	}{
-		{"quota pass", row{dialect: quota, requests: 600, wall: 12500 * time.Millisecond, throttles: 12}, "PASS"},
-		{"quota slow", row{dialect: quota, requests: 600, wall: 15 * time.Second}, "MISS (goodput 0.80 < 0.90)"},
+		{"quota pass", row{dialect: quota, requests: 600, wall: 12 * time.Second, throttles: 12}, "PASS"},
+		{"quota slow", row{dialect: quota, requests: 600, wall: 13750 * time.Millisecond}, "MISS (goodput 0.80 < 0.90)"},
 		{"quota throttled", row{dialect: quota, requests: 600, wall: 12 * time.Second, throttles: 13}, "MISS (throttles 13 > 12)"},
-		{"plain pass", row{dialect: plain, requests: 600, wall: 14 * time.Second, throttles: 90}, "PASS"},
+		{"plain pass", row{dialect: plain, requests: 600, wall: 13 * time.Second, throttles: 30}, "PASS"},
+		{"plain throttled", row{dialect: plain, requests: 600, wall: 12 * time.Second, throttles: 31}, "MISS (throttles 31 > 30)"},
 		{"plain failures", row{dialect: plain, requests: 600, wall: 12 * time.Second, failures: 1}, "MISS (1 failures)"},
-		{"plain slow", row{dialect: plain, requests: 600, wall: 16 * time.Second}, "MISS (goodput 0.75 < 0.80)"},
+		{"plain slow", row{dialect: plain, requests: 600, wall: 14750 * time.Millisecond}, "MISS (goodput 0.80 < 0.90)"},
+		{"rate pass", row{client: "sluice-rate", dialect: plain, requests: 600, wall: 12 * time.Second}, "PASS"},
+		{"rate throttled", row{client: "sluice-rate", dialect: plain, requests: 600, wall: 12 * time.Second, throttles: 1}, "MISS (throttles 1 > 0)"},
 	}
 	for _, tt := range tests {
-		if got := targetFor(tt.r.dialect).check(tt.r); got != tt.want {
+		c := tt.r.client
+		if c == "" {
+			c = "sluice"
+		}
+		if got := targetFor(tt.r.dialect, c).check(tt.r); got != tt.want {
 			t.Errorf("%s: check = %q, want %q", tt.name, got, tt.want)
 		}
 	}
@@ -121,15 +128,15 @@ func TestReport(t *testing.T) {
 	d, _ := dialectFor("openai")
 	cfg := config{requests: 100, concurrency: 4, timeout: time.Minute, dialects: []dialectSpec{d}}
 	rows := []row{
-		{dialect: d, client: "sluice", requests: 100, wall: 2 * time.Second, throttles: 1, maxPerSecond: 58},
+		{dialect: d, client: "sluice", requests: 100, wall: 1800 * time.Millisecond, throttles: 1, maxPerSecond: 58},
 		{dialect: d, client: "resty", requests: 100, wall: time.Second, throttles: 150, failures: 30, maxPerSecond: 60},
 	}
 	var out bytes.Buffer
 	report(&out, cfg, rows)
 	for _, want := range []string{
-		"dialect openai (sluice target: goodput >= 0.90, throttles <= 2% of requests, 0 failures)",
-		"sluice  2.00s  1.00     1 (1.0%)      0         58      PASS",
-		"resty   1.00s  1.40*    150 (150.0%)  30        60      -",
+		"dialect openai (sluice target: goodput >= 0.95, throttles <= 2% of requests, 0 failures; sluice-rate: goodput >= 0.97, throttles <= 0% of requests, 0 failures)",
+		"sluice  1.80s  1.00     1 (1.0%)      0         58      0s   PASS",
+		"resty   1.00s  1.20*    150 (150.0%)  30        60      0s   -",
 		"sluice met 1 of 1 targets",
 	} {
 		if !strings.Contains(out.String(), want) {

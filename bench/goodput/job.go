@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,9 @@ type row struct {
 	// failures counts requests that ended in an error, a non-2xx status,
 	// or did not finish in time.
 	failures int
+	// p99 is the 99th percentile of the requests' latencies (from the
+	// worker's call to its answer, waits and retries included).
+	p99 time.Duration
 }
 
 // goodput returns the ideal time of the requests answered with a 2xx, at the
@@ -40,12 +44,23 @@ func (r row) goodput() float64 {
 	if r.wall <= 0 {
 		return 0
 	}
-	return idealTime(r.requests-r.failures).Seconds() / r.wall.Seconds()
+	return idealTime(r.requests-r.failures, r.dialect.name == "github").Seconds() / r.wall.Seconds()
 }
 
-// idealTime is the time n requests take at exactly the provider's rate.
-func idealTime(n int) time.Duration {
-	return time.Duration(float64(n) / trueRate * float64(time.Second))
+// idealTime is the least time the provider's limit permits for n requests:
+// the burst at once and the rest at the rate (a token or leaky bucket of
+// trueBurst at trueRate), or, for a fixed window of trueRate per second, a
+// window's worth at the start of each window, the last one starting
+// ceil(n/trueRate)-1 seconds in. With few requests (at most the burst, or
+// one window) it is one request interval, so that goodput stays finite.
+func idealTime(n int, fixedWindow bool) time.Duration {
+	var s float64
+	if fixedWindow {
+		s = float64((n+trueRate-1)/trueRate - 1)
+	} else {
+		s = float64(n-trueBurst) / trueRate
+	}
+	return time.Duration(max(s, 1.0/trueRate) * float64(time.Second))
 }
 
 // bench runs every client of cfg against every dialect of cfg, one at a
@@ -54,7 +69,9 @@ func idealTime(n int) time.Duration {
 func bench(ctx context.Context, cfg config, progress io.Writer) ([]row, error) {
 	var rows []row
 	for _, d := range cfg.dialects {
-		srv := sluicetest.NewServer(d.options)
+		opts := d.options
+		opts.Faults.Latency = cfg.latency
+		srv := sluicetest.NewServer(opts)
 		for _, cs := range cfg.clients {
 			r, err := benchOne(ctx, cfg, d, cs, srv)
 			if err != nil {
@@ -80,7 +97,7 @@ func benchOne(ctx context.Context, cfg config, d dialectSpec, cs clientSpec, srv
 	if err != nil {
 		return row{}, err
 	}
-	wall, ok := runJob(ctx, c, srv.URL, cfg.requests, cfg.concurrency, cfg.timeout)
+	wall, ok, lat := runJob(ctx, c, srv.URL, cfg.requests, cfg.concurrency, cfg.timeout)
 	c.close()
 	if err := ctx.Err(); err != nil {
 		return row{}, err
@@ -93,18 +110,20 @@ func benchOne(ctx context.Context, cfg config, d dialectSpec, cs clientSpec, srv
 		throttles:    srv.Stats().Rejected,
 		maxPerSecond: srv.MaxAccepted(time.Second),
 		failures:     cfg.requests - ok,
+		p99:          percentile(lat, 0.99),
 	}, nil
 }
 
 // runJob sends n GETs to distinct paths under baseURL through c with
 // workers goroutines, and returns the wall time and the number of requests
-// answered with a 2xx. It gives up after timeout: requests not answered by
-// then are not counted as answered.
-func runJob(ctx context.Context, c client, baseURL string, n, workers int, timeout time.Duration) (time.Duration, int) {
+// answered with a 2xx, and every request's latency. It gives up after
+// timeout: requests not answered by then are not counted as answered.
+func runJob(ctx context.Context, c client, baseURL string, n, workers int, timeout time.Duration) (time.Duration, int, []time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var next, ok atomic.Int64
 	var wg sync.WaitGroup
+	lat := make([]time.Duration, n)
 	start := time.Now()
 	for range workers {
 		wg.Go(func() {
@@ -113,7 +132,9 @@ func runJob(ctx context.Context, c client, baseURL string, n, workers int, timeo
 				if i >= int64(n) || ctx.Err() != nil {
 					return
 				}
+				t0 := time.Now()
 				status, err := c.get(ctx, fmt.Sprintf("%s/items/%d", baseURL, i))
+				lat[i] = time.Since(t0)
 				if err == nil && status >= 200 && status < 300 {
 					ok.Add(1)
 				}
@@ -121,5 +142,15 @@ func runJob(ctx context.Context, c client, baseURL string, n, workers int, timeo
 		})
 	}
 	wg.Wait()
-	return time.Since(start), int(ok.Load())
+	return time.Since(start), int(ok.Load()), lat
+}
+
+// percentile returns the q-th quantile of ds (0 for none).
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(int(q*float64(len(s))), len(s)-1)]
 }

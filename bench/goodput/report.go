@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 )
 
 // target is issue 5's bar for sluice on one dialect.
@@ -15,14 +16,22 @@ type target struct {
 	maxThrottleShare float64
 }
 
-// targetFor returns the target for d: goodput >= 0.90 with throttles <= 2%
-// where the dialect sends quota headers, goodput >= 0.80 where sluice must
-// find the rate from throttles. Zero failures is required everywhere.
-func targetFor(d dialectSpec) target {
-	if d.quotaHeaders {
+// targetFor returns issue 10's target for a sluice client on d: with the
+// rate configured (sluice-rate), goodput >= 0.97 and no throttle; learning,
+// goodput >= 0.95 with throttles <= 2% where the dialect sends quota
+// headers (0.90 for GitHub's fixed window), goodput >= 0.90 with throttles
+// <= 5% where sluice must find the rate from throttles. Zero failures is
+// required everywhere.
+func targetFor(d dialectSpec, client string) target {
+	switch {
+	case client == "sluice-rate":
+		return target{minGoodput: 0.97, maxThrottleShare: 0}
+	case d.name == "github":
 		return target{minGoodput: 0.90, maxThrottleShare: 0.02}
+	case d.quotaHeaders:
+		return target{minGoodput: 0.95, maxThrottleShare: 0.02}
 	}
-	return target{minGoodput: 0.80, maxThrottleShare: -1}
+	return target{minGoodput: 0.90, maxThrottleShare: 0.05}
 }
 
 // String describes t.
@@ -59,23 +68,22 @@ func report(w io.Writer, cfg config, rows []row) {
 		cfg.requests, cfg.concurrency, cfg.timeout)
 	fmt.Fprintf(w, "provider's hidden limit: %d req/s, burst %d (github: fixed window %d/1s; shopify: leaky bucket %d draining %d/s)\n",
 		trueRate, trueBurst, trueRate, trueBurst, trueRate)
-	fmt.Fprintf(w, "goodput = ideal time / wall time, ideal = %d requests / %d req/s = %v (only 2xx answers count: with failures, ideal = successes / %d req/s)\n",
-		cfg.requests, trueRate, idealTime(cfg.requests), trueRate)
+	fmt.Fprintf(w, "goodput = least time the limit permits / wall time: (%d requests - burst %d) / %d req/s = %v (github: %v, one window's worth at the start of each 1 s window); only 2xx answers count\n",
+		cfg.requests, trueBurst, trueRate, idealTime(cfg.requests, false), idealTime(cfg.requests, true))
 	fmt.Fprintln(w, "throttles = 429s (github: 403s) the provider sent; failures = final answer an error or not 2xx, or unfinished")
 	fmt.Fprintln(w, "max/1s = most requests the provider accepted in any 1 s (limit: 60 for token/leaky buckets, 100 across a github window boundary)")
 	fmt.Fprintln(w, "* = job incomplete (failures > 0): a client that gives up fast can show a high goodput; read failures first")
 	passed, checked := 0, 0
 	for i := 0; i < len(rows); {
 		d := rows[i].dialect
-		t := targetFor(d)
-		fmt.Fprintf(w, "\ndialect %s (sluice target: %s)\n", d.name, t)
+		fmt.Fprintf(w, "\ndialect %s (sluice target: %s; sluice-rate: %s)\n", d.name, targetFor(d, "sluice"), targetFor(d, "sluice-rate"))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "client\twall\tgoodput\tthrottles\tfailures\tmax/1s\ttarget")
+		fmt.Fprintln(tw, "client\twall\tgoodput\tthrottles\tfailures\tmax/1s\tp99\ttarget")
 		for ; i < len(rows) && rows[i].dialect.name == d.name; i++ {
 			r := rows[i]
 			verdict := "-"
-			if r.client == "sluice" {
-				verdict = t.check(r)
+			if r.client == "sluice" || r.client == "sluice-rate" {
+				verdict = targetFor(d, r.client).check(r)
 				checked++
 				if verdict == "PASS" {
 					passed++
@@ -85,8 +93,8 @@ func report(w io.Writer, cfg config, rows []row) {
 			if r.failures > 0 {
 				mark = "*"
 			}
-			fmt.Fprintf(tw, "%s\t%.2fs\t%.2f%s\t%d (%.1f%%)\t%d\t%d\t%s\n", r.client, r.wall.Seconds(), r.goodput(), mark,
-				r.throttles, 100*float64(r.throttles)/float64(r.requests), r.failures, r.maxPerSecond, verdict)
+			fmt.Fprintf(tw, "%s\t%.2fs\t%.2f%s\t%d (%.1f%%)\t%d\t%d\t%v\t%s\n", r.client, r.wall.Seconds(), r.goodput(), mark,
+				r.throttles, 100*float64(r.throttles)/float64(r.requests), r.failures, r.maxPerSecond, r.p99.Round(time.Millisecond), verdict)
 		}
 		tw.Flush()
 	}

@@ -3,6 +3,7 @@
 //	sluice demo [flags]     run a workload against a simulated provider,
 //	                        through a plain http.Client and through sluice
 //	sluice check FILE|-     validate a configuration file (- reads stdin)
+//	sluice proxy -config F  run the egress gateway (see docs/proxy.md)
 //	sluice version          print the version of sluice and Go
 //
 // Run "sluice demo -h" for the demo's flags.
@@ -18,8 +19,10 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/proxy"
 )
 
 func main() {
@@ -33,6 +36,8 @@ const usage = `usage:
   sluice demo [flags]    run a workload against a simulated rate-limited provider,
                          through a plain http.Client and through sluice
   sluice check FILE|-    validate a sluice configuration file (- reads stdin)
+  sluice proxy -config FILE
+                         run the egress gateway (base URL, HTTP_PROXY, CONNECT)
   sluice version         print the version of sluice and of Go
 `
 
@@ -50,6 +55,8 @@ func runIn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	switch args[0] {
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
+	case "proxy":
+		return proxyCmd(ctx, args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdin, stdout, stderr)
 	case "version":
@@ -62,6 +69,17 @@ func runIn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		fmt.Fprintf(stderr, "sluice: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
+}
+
+// hasProxySection reports whether a YAML document has a top-level proxy key;
+// such a file is checked with the proxy section (proxy.Parse).
+func hasProxySection(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "proxy:") {
+			return true
+		}
+	}
+	return false
 }
 
 const checkUsage = `usage: sluice check FILE|-
@@ -94,12 +112,18 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if name == "-" {
 		var data []byte
 		if data, err = io.ReadAll(io.LimitReader(stdin, 16<<20)); err == nil {
-			_, err = sluice.ParseConfig(data)
+			if hasProxySection(data) {
+				_, err = proxy.Parse(data)
+			} else {
+				_, err = sluice.ParseConfig(data)
+			}
 		}
 		if err != nil {
 			err = fmt.Errorf("sluice: stdin: %w", err)
 		}
 		name = "stdin"
+	} else if data, rerr := os.ReadFile(name); rerr == nil && hasProxySection(data) {
+		_, err = proxy.LoadFile(name)
 	} else {
 		_, err = sluice.LoadConfig(name)
 	}

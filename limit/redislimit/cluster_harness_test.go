@@ -3,6 +3,7 @@ package redislimit
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -43,6 +44,7 @@ func needBinaries(t *testing.T, bins ...string) {
 func startCluster(t *testing.T, base int) *testCluster {
 	t.Helper()
 	needBinaries(t, "redis-server", "redis-cli")
+	base = freeBlock(t, base)
 	dir := t.TempDir()
 	c := &testCluster{t: t, nodes: map[int]*server{}}
 	for i := range 6 {
@@ -50,7 +52,10 @@ func startCluster(t *testing.T, base int) *testCluster {
 		c.ports = append(c.ports, p)
 		c.nodes[p] = startServerArgs(t, p, "--cluster-enabled", "yes",
 			"--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, p),
-			"--cluster-node-timeout", "1000", "--dir", dir)
+			"--cluster-node-timeout", "1000", "--dir", dir,
+			// replicas sync at once (the default waits 5s), and must have
+			// synced to be promoted
+			"--repl-diskless-sync-delay", "0")
 	}
 	args := []string{"--cluster", "create"}
 	for _, p := range c.ports {
@@ -74,8 +79,8 @@ func (c *testCluster) node(port int) *redis.Client {
 	return cl
 }
 
-// waitHealthy polls the live nodes until all report cluster_state:ok and
-// all slots are served (polling child processes: there is no event to wait
+// waitHealthy polls the live nodes until all report cluster_state:ok, all
+// slots are served and every replica is in sync with its master (polling child processes: there is no event to wait
 // on), failing the test after limit.
 func (c *testCluster) waitHealthy(limit time.Duration) {
 	c.t.Helper()
@@ -90,6 +95,13 @@ func (c *testCluster) waitHealthy(limit time.Duration) {
 			info, err := c.node(p).ClusterInfo(ctx).Result()
 			cancel()
 			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_ok:16384") {
+				ok = false
+				break
+			}
+			ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
+			repl, err := c.node(p).Info(ctx, "replication").Result()
+			cancel()
+			if err != nil || strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
 				ok = false
 				break
 			}
@@ -137,4 +149,29 @@ func (c *testCluster) client(seed int, timeout time.Duration) *redis.ClusterClie
 	}
 	c.t.Cleanup(func() { _ = cl.Close() })
 	return cl.(*redis.ClusterClient)
+}
+
+// freeBlock returns base, or base+40 or base+80 (mod the 17000-17100 range)
+// when a port of the block (or its cluster bus port, +10000) is taken, as
+// by a concurrent run of these tests from another worktree.
+func freeBlock(t *testing.T, base int) int {
+	t.Helper()
+	for _, b := range []int{base, 17000 + (base-17000+40)%100, 17000 + (base-17000+80)%100} {
+		free := true
+		for i := range 6 {
+			for _, p := range []int{b + i, b + i + 10000} {
+				ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+				if err != nil {
+					free = false
+					break
+				}
+				ln.Close()
+			}
+		}
+		if free {
+			return b
+		}
+	}
+	t.Fatalf("no free block of 6 ports near %d (another run of the cluster tests?)", base)
+	return 0
 }

@@ -31,20 +31,56 @@ type loadResult struct {
 	grants []time.Time // local instants at which Wait returned nil, sorted
 	late   int         // Wait calls that returned more than 100ms after their deadline
 	calls  int
+	// stall is the longest gap between two ticks of a 5ms ticker during
+	// the run, less 5ms: a process descheduled that long (a loaded
+	// machine) makes callers late whatever the limiter does
+	stall time.Duration
 }
 
+// lateOK reports whether the late callers, if any, are explained by a
+// process stall beyond the 100ms the lateness check allows.
+func (r loadResult) lateOK() bool { return r.late == 0 || r.stall > 100*time.Millisecond }
+
 // runLoad calls Wait(ctx, 1), each with a callTimeout deadline, on every
-// limiter from clGoroutines goroutines until d has passed. during, if not
-// nil, runs beside the load and may end it early by returning.
+// limiter from clGoroutines goroutines for d.
 func runLoad(ls []*Limiter, d, callTimeout time.Duration) loadResult {
+	stop := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(stop) })
+	defer t.Stop()
+	return runLoadUntil(ls, stop, callTimeout)
+}
+
+// runLoadUntil is runLoad until stop is closed.
+func runLoadUntil(ls []*Limiter, stop <-chan struct{}, callTimeout time.Duration) loadResult {
 	var mu sync.Mutex
 	var res loadResult
-	stop := time.Now().Add(d)
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		last := time.Now()
+		for !stopped() {
+			now := <-tk.C
+			if gap := now.Sub(last) - 5*time.Millisecond; gap > res.stall {
+				mu.Lock()
+				res.stall = gap
+				mu.Unlock()
+			}
+			last = now
+		}
+	})
 	for _, l := range ls {
 		for range clGoroutines {
 			wg.Go(func() {
-				for time.Now().Before(stop) {
+				for !stopped() {
 					ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 					start := time.Now()
 					err := l.Wait(ctx, 1)
@@ -52,7 +88,7 @@ func runLoad(ls []*Limiter, d, callTimeout time.Duration) loadResult {
 					cancel()
 					mu.Lock()
 					res.calls++
-					if err == nil && end.Before(stop) {
+					if err == nil && !stopped() {
 						res.grants = append(res.grants, end)
 					}
 					if end.Sub(start) > callTimeout+100*time.Millisecond {
@@ -248,11 +284,17 @@ func TestCluster(t *testing.T) {
 			}
 			for _, l := range ls {
 				if st := l.Stats(); st.Errors != 0 || st.Fallbacks != 0 {
-					t.Errorf("%s: %+v, want no error or fallback in steady state", l.Name(), st)
+					if res.stall > opts.Timeout/2 { // a stalled process times its calls out
+						t.Logf("%s: %+v after a %v process stall: not counted", l.Name(), st, res.stall)
+						continue
+					}
+					t.Errorf("%s: %+v, want no error or fallback in steady state (longest stall %v)", l.Name(), st, res.stall)
 				}
 			}
-			if res.late != 0 {
+			if !res.lateOK() {
 				t.Errorf("%d callers waited past their deadline", res.late)
+			} else if res.late != 0 {
+				t.Logf("%d callers late, the process stalled %v: not counted", res.late, res.stall)
 			}
 			t.Logf("%d grants from %d calls", len(res.grants), res.calls)
 			if len(res.grants) > 0 {

@@ -69,6 +69,7 @@ func (l *Limiter) Reserve(ctx context.Context, n int64) (*limit.Reservation, err
 		return nil, waitError(ctx, d.wait)
 	}
 	l.denied.Store(nil) // the grant moved the queue: ask Redis next time
+	l.recordBooked(d.now.Add(d.wait), n)
 	return limit.NewReservation(d.now.Add(d.wait), n, l.canceller(d, n)), nil
 }
 

@@ -73,10 +73,30 @@ func (h *handover) debt(now time.Time) int64 {
 	return d
 }
 
+// ahead returns the units of the grants Redis made to this process that
+// are not usable yet (Reserve and Wait book ahead), and forgets the rest.
+func (h *handover) ahead(now time.Time) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var k int64
+	kept := h.grants[:0]
+	for _, g := range h.grants {
+		if g.at.After(now) {
+			k += g.n
+			kept = append(kept, g)
+		}
+	}
+	h.grants = kept
+	return k
+}
+
 // drain empties the fallback the limiter built: every part reserves its
-// whole capacity from now, so local grants start at the process's share
-// of the rate. The reservation is not a grant and is not recorded.
+// whole capacity from now, plus the units Redis booked ahead for this
+// process, so local grants start after the process's share in Redis is
+// spent, at its share of the rate. The reservations are not grants and are
+// not recorded.
 func (l *Limiter) drainFallback() {
+	k := l.booked.ahead(l.now())
 	for _, p := range l.fallbackParts {
 		var n int64
 		switch f := p.(type) {
@@ -85,9 +105,16 @@ func (l *Limiter) drainFallback() {
 		case *limit.Window:
 			n = f.Rate().Count
 		}
-		if n > 0 {
-			_, _ = p.Reserve(context.Background(), n)
+		for rest := n + k; n > 0 && rest > 0; rest -= n {
+			_, _ = p.Reserve(context.Background(), min(rest, n))
 		}
+	}
+}
+
+// recordBooked notes a grant Redis made for a later instant.
+func (l *Limiter) recordBooked(at time.Time, n int64) {
+	if l.fallbackParts != nil && at.After(l.now()) {
+		l.booked.record(l.now(), at, n)
 	}
 }
 

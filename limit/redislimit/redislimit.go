@@ -1,6 +1,7 @@
 package redislimit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,7 +107,8 @@ type Limiter struct {
 	pausedUntil atomic.Int64           // unix ns (local clock) of the latest pause set here
 	denied      atomic.Pointer[denial] // the last Allow Redis refused, while it holds
 
-	handover  handover
+	handover  handover // fallback grants, charged to Redis on return
+	booked    handover // Redis grants booked ahead, held locally on engage
 	health    health
 	stats     counters
 	movedHint atomic.Bool    // the MOVED hint was logged
@@ -284,6 +286,24 @@ func (l *Limiter) Rates() []limit.Rate {
 func (l *Limiter) Close() error {
 	l.wg.Wait()
 	return nil
+}
+
+// CloseContext is Close bounded by ctx: when ctx ends first it returns
+// ctx.Err(), leaving the calls still running to the client (they end when
+// it answers, times out or is closed; so does the one goroutine CloseContext
+// starts to watch them).
+func (l *Limiter) CloseContext(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // denial remembers that Redis refused even one unit until until (local

@@ -3,6 +3,7 @@ package redislimit
 import (
 	_ "embed"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -65,9 +66,9 @@ func parseDecision(v any, now time.Time) (decision, error) {
 	x[1], x[3] = min(max(x[1], 0), foreverMicros), min(max(x[3], 0), foreverMicros)
 	d := decision{
 		granted:   x[0],
-		wait:      time.Duration(x[1]) * time.Microsecond,
+		wait:      microDuration(x[1]),
 		remaining: x[2],
-		reset:     time.Duration(x[3]) * time.Microsecond,
+		reset:     microDuration(x[3]),
 		now:       now,
 	}
 	if d.token, ok = a[4].(string); !ok {
@@ -80,10 +81,18 @@ func parseDecision(v any, now time.Time) (decision, error) {
 			if !ok {
 				return decision{}, fmt.Errorf("redislimit: unexpected lease reply %v", v)
 			}
-			d.extras = append(d.extras, time.Duration(x)*time.Microsecond)
+			d.extras = append(d.extras, microDuration(x))
 		}
 	}
 	return d, nil
+}
+
+// microDuration converts a script's microseconds to a Duration, clamped to
+// [0, about 292 years] so that a value out of range (a corrupt or hostile
+// key) cannot overflow into a negative wait.
+func microDuration(us int64) time.Duration {
+	const most = int64(math.MaxInt64 / int64(time.Microsecond))
+	return time.Duration(min(max(us, 0), most)) * time.Microsecond
 }
 
 // micros formats d as whole microseconds for a script argument.
