@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ type demoOptions struct {
 	popular     float64
 	config      string
 	progress    bool
+	scenario    string
+	report      string // -report: an HTML report to write
+	chart       string // -chart: auto, color, plain or off
 }
 
 func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
@@ -40,11 +44,14 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.kind, "limit", "token-bucket", "the provider's hidden limit: token-bucket, fixed-window or leaky-bucket")
 	fs.Float64Var(&o.rate, "rate", 50, "the provider's rate, requests per second")
 	fs.IntVar(&o.burst, "burst", 10, "the provider's burst (bucket capacity; ignored for fixed-window, whose window holds rate requests)")
-	fs.IntVar(&o.requests, "requests", 500, "requests in the workload")
+	fs.IntVar(&o.requests, "requests", 300, "requests in the workload (github-hourly takes at most 1000, llm-tokens 150, flaky 300)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "goroutines sending the workload")
 	fs.Float64Var(&o.popular, "popular", 0.2, "share of requests that fetch the same popular resource (served from sluice's cache)")
 	fs.StringVar(&o.config, "config", "", "a sluice YAML config to use instead of the embedded one (its rate limits are kept)")
 	fs.BoolVar(&o.progress, "progress", true, "show a live progress line")
+	fs.StringVar(&o.scenario, "scenario", "bucket", "the situation to run: "+scenarioNames()+" (-dialect, -limit, -rate and -burst shape bucket)")
+	fs.StringVar(&o.report, "report", "", "also write a self-contained HTML report to this file")
+	fs.StringVar(&o.chart, "chart", "auto", "timeline charts: auto (colour on a terminal), color, plain or off")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -62,6 +69,8 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		return o, fmt.Errorf("-concurrency %d: want 1 to 1000", o.concurrency)
 	case o.popular < 0 || o.popular > 1:
 		return o, fmt.Errorf("-popular %g: want a share in [0, 1]", o.popular)
+	case o.chart != "auto" && o.chart != "color" && o.chart != "plain" && o.chart != "off":
+		return o, fmt.Errorf("-chart %q: want auto, color, plain or off", o.chart)
 	}
 	return o, nil
 }
@@ -90,7 +99,10 @@ func (o demoOptions) providerLimit() (sluicetest.Limit, sluice.LimitConfig, floa
 	return sluicetest.Limit{}, sluice.LimitConfig{}, 0, fmt.Errorf("-limit %q: want token-bucket, fixed-window or leaky-bucket", o.kind)
 }
 
-// demo runs the workload through a plain client and through sluice.
+// demo runs the scenario's job through a plain client and through sluice,
+// twice: with the provider's limit configured, and learning it from the
+// provider's answers. It exits 1 if sluice lost work, caused a 429 where it
+// should not, or had a request performed twice.
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseDemoFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -100,42 +112,37 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sluice demo:", err)
 		return 2
 	}
-	dialect, err := sluicetest.ParseDialect(o.dialect)
-	if err != nil {
-		fmt.Fprintln(stderr, "sluice demo: -dialect:", err)
-		return 2
-	}
-	plim, slim, burst, err := o.providerLimit()
+	sc, err := newScenario(o.scenario, o)
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice demo:", err)
 		return 2
 	}
-	cfg, err := o.sluiceConfig(slim)
+	cfg, err := o.sluiceConfig(sc)
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice demo:", err)
 		return 2
 	}
-	srv := sluicetest.NewServer(sluicetest.Options{Limit: plim, Dialect: dialect})
+	srv := newDemoServer(sc)
 	defer srv.Close()
-	fmt.Fprintf(stdout, "provider: %s, reported as %s, on %s\n", plim, dialect, srv.URL)
-	fmt.Fprintf(stdout, "workload: %d GETs from %d goroutines, %.0f%% of them for one popular resource\n\n",
-		o.requests, o.concurrency, o.popular*100)
+	fmt.Fprint(stdout, sc.describe())
+	fmt.Fprintf(stdout, "provider on %s\n\n", srv.URL)
 
-	w := workload{url: srv.URL, n: o.requests, workers: o.concurrency, popular: o.popular}
-	var results []result
-
+	w := workload{url: srv.URL, job: sc.job}
 	plain := &http.Client{Transport: o.baseTransport(), Timeout: 10 * time.Second}
-	results = append(results, w.run(ctx, "plain http.Client", plain, srv, o.progressTo(stderr)))
+	results := []result{w.run(ctx, "plain http.Client", plain, srv, o.progressTo(stderr))}
 	plain.CloseIdleConnections()
-	srv.Reset()
 
-	for _, run := range []struct {
+	runs := []struct {
 		name string
 		cfg  sluice.Config
 	}{
 		{"sluice (rate set)", cfg},
 		{"sluice (learns it)", withoutLimits(cfg)},
-	} {
+	}
+	for _, run := range runs {
+		if ctx.Err() != nil {
+			break
+		}
 		srv.Reset()
 		r, err := w.runSluice(ctx, run.name, run.cfg, o, srv, stderr)
 		if err != nil {
@@ -145,20 +152,86 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		results = append(results, r)
 	}
 
-	report(stdout, results, o.rate, burst)
+	fmt.Fprintln(stdout)
+	for _, r := range results {
+		fmt.Fprintln(stdout, headline(r, sc))
+	}
+	fmt.Fprintln(stdout)
+	printTable(stdout, results, sc)
+	if st, ok := o.chartStyle(stdout); ok {
+		printCharts(stdout, results, sc, st)
+	}
+	if o.report != "" {
+		text, err := configText(o, sc)
+		if err == nil {
+			err = writeReportFile(o.report, sc, text, results)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "sluice demo:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "\nreport written to %s\n", o.report)
+	}
 	if ctx.Err() != nil {
 		return 130
 	}
-	for _, r := range results[1:] {
-		if r.failures > 0 {
-			return 1
+	if bad := verdict(results, sc); len(bad) > 0 {
+		fmt.Fprintln(stdout)
+		for _, b := range bad {
+			fmt.Fprintln(stdout, "FAIL:", b)
 		}
+		return 1
 	}
 	return 0
 }
 
+// chartStyle is the style -chart asks for on out; false draws no chart.
+func (o demoOptions) chartStyle(out io.Writer) (chartStyle, bool) {
+	st := plainChart
+	switch o.chart {
+	case "off":
+		return st, false
+	case "color":
+		st.color = true
+	case "auto":
+		st.color = isTerminal(out) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	}
+	return st, true
+}
+
+// demoServer is the scenario's provider on a loopback port, with a
+// timeline recording every answer it gives.
+type demoServer struct {
+	URL string
+	p   *sluicetest.Provider
+	tl  *timeline
+	ts  *httptest.Server
+}
+
+func newDemoServer(sc scenario) *demoServer {
+	p := sluicetest.NewProvider(sc.provider)
+	tl := newTimeline(p, sc.throttle, 1_000_000)
+	ts := httptest.NewServer(tl)
+	return &demoServer{URL: ts.URL, p: p, tl: tl, ts: ts}
+}
+
+// Stats returns the provider's counters.
+func (s *demoServer) Stats() sluicetest.Stats { return s.p.Stats() }
+
+// Reset gives the provider a fresh limit and the timeline a fresh start.
+func (s *demoServer) Reset() {
+	s.p.Reset()
+	s.tl.restart()
+}
+
+// Close stops the server.
+func (s *demoServer) Close() {
+	s.p.Close()
+	s.ts.Close()
+}
+
 // runSluice runs the workload through a sluice Transport built from cfg.
-func (w workload) runSluice(ctx context.Context, name string, cfg sluice.Config, o demoOptions, srv *sluicetest.Server, stderr io.Writer) (result, error) {
+func (w workload) runSluice(ctx context.Context, name string, cfg sluice.Config, o demoOptions, srv *demoServer, stderr io.Writer) (result, error) {
 	base := o.baseTransport()
 	defer base.CloseIdleConnections()
 	tr, err := sluice.NewTransport(cfg, base)
@@ -166,6 +239,7 @@ func (w workload) runSluice(ctx context.Context, name string, cfg sluice.Config,
 		return result{}, err
 	}
 	defer tr.Close()
+	w.viaSluice = true
 	r := w.run(ctx, name, &http.Client{Transport: tr}, srv, o.progressTo(stderr))
 	for _, rs := range tr.Stats().Routes {
 		r.retries += rs.Retries
@@ -187,19 +261,21 @@ func withoutLimits(cfg sluice.Config) sluice.Config {
 }
 
 // sluiceConfig is the embedded config (or -config) with the demo route's
-// limit set to the provider's true limit.
-func (o demoOptions) sluiceConfig(l sluice.LimitConfig) (sluice.Config, error) {
-	data := demoConfig
+// limits set to the scenario's: the provider's true limit.
+func (o demoOptions) sluiceConfig(sc scenario) (sluice.Config, error) {
 	if o.config != "" {
 		return sluice.LoadConfig(o.config)
 	}
-	cfg, err := sluice.ParseConfig(data)
+	cfg, err := sluice.ParseConfig(demoConfig)
 	if err != nil {
 		return cfg, err
 	}
 	for i := range cfg.Routes {
 		if cfg.Routes[i].Name == "demo" {
-			cfg.Routes[i].Limits = []sluice.LimitConfig{l}
+			cfg.Routes[i].Limits = sc.limits
+			if sc.tune != nil {
+				sc.tune(&cfg.Routes[i])
+			}
 		}
 	}
 	return cfg, cfg.Validate()
@@ -209,6 +285,7 @@ func (o demoOptions) sluiceConfig(l sluice.LimitConfig) (sluice.Config, error) {
 func (o demoOptions) baseTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = o.concurrency
+	t.MaxIdleConns = max(t.MaxIdleConns, o.concurrency)
 	return t
 }
 

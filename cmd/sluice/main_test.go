@@ -20,17 +20,17 @@ func TestDemoRuns(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
-	for _, want := range []string{"plain http.Client", "sluice", "429s received", "share of allowed rate used", "requests done (2xx)"} {
+	for _, want := range []string{"plain http.Client", "sluice", "429s caused", "work lost", "work done (2xx)", "provider answers per second"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
-	// sluice's column: every request done, no failure.
+	// sluice's columns: every request done, no failure.
 	for _, line := range strings.Split(out.String(), "\n") {
-		if strings.HasPrefix(line, "requests done (2xx)") {
+		if strings.HasPrefix(line, "work done (2xx)") {
 			f := strings.Fields(line)
-			if f[len(f)-1] != "80" {
-				t.Fatalf("sluice did %s of 80 requests: %q", f[len(f)-1], line)
+			if f[len(f)-1] != "80/80" || f[len(f)-2] != "80/80" {
+				t.Fatalf("sluice did not do all 80 requests: %q", line)
 			}
 		}
 	}
@@ -41,6 +41,8 @@ func TestDemoRejectsBadFlags(t *testing.T) {
 		{"demo", "-rate", "0"},
 		{"demo", "-dialect", "klingon"},
 		{"demo", "-limit", "sieve"},
+		{"demo", "-scenario", "tea-party"},
+		{"demo", "-chart", "3d"},
 		{"demo", "-requests", "-1"},
 		{"demo", "extra"},
 		{"bogus"},

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"strconv"
+
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice"
 	"io"
 	"net/http"
 	"strings"
@@ -16,10 +19,11 @@ import (
 // workload is the demo's job: n GETs from a number of workers, a share of
 // them for one popular resource.
 type workload struct {
-	url     string
-	n       int
-	workers int
-	popular float64
+	url string
+	job
+	// viaSluice says the client is a sluice Transport: the cost of a call
+	// then also goes on the context (sluice.WithCost).
+	viaSluice bool
 }
 
 // result is what one run of the workload did.
@@ -33,30 +37,38 @@ type result struct {
 	retries   int64
 	cacheHits int64
 	waited    time.Duration
+	dups      int64   // requests the provider performed twice
+	events    []event // what the provider answered, and when
 }
+
+// lost is the work the caller did not get done.
+func (r result) lost() int64 { return r.failures }
 
 // path returns the path of the i-th request.
 func (w workload) path(i int) string {
+	if w.method != http.MethodGet {
+		return fmt.Sprintf("/items/%d", i)
+	}
 	if w.popular > 0 && float64(i%100) < w.popular*100 {
 		return "/popular"
 	}
 	return fmt.Sprintf("/items/%d", i)
 }
 
-func (w workload) run(ctx context.Context, name string, c *http.Client, srv *sluicetest.Server, progress io.Writer) result {
+func (w workload) run(ctx context.Context, name string, c *http.Client, srv *demoServer, progress io.Writer) result {
 	r := result{name: name}
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	stop := startProgress(progress, name, w.n, &done, srv, start)
-	for range w.workers {
+	stop := startProgress(progress, name, w.requests, &done, srv, start)
+	for range w.concurrency {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= w.n || ctx.Err() != nil {
+				if i >= w.requests || ctx.Err() != nil {
 					return
 				}
-				if w.get(ctx, c, w.url+w.path(i)) {
+				if w.do(ctx, c, i) {
 					atomic.AddInt64(&r.ok, 1)
 				} else {
 					atomic.AddInt64(&r.failures, 1)
@@ -69,15 +81,31 @@ func (w workload) run(ctx context.Context, name string, c *http.Client, srv *slu
 	stop()
 	r.wall = time.Since(start)
 	st := srv.Stats()
-	r.throttles, r.accepted = int64(st.Rejected), int64(st.Accepted)
+	r.throttles, r.accepted, r.dups = int64(st.Rejected), int64(st.Accepted), int64(st.Duplicates)
+	r.events = srv.tl.snapshot()
 	return r
 }
 
-// get fetches url and reports whether the caller got a 2xx.
-func (w workload) get(ctx context.Context, c *http.Client, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// do sends the i-th request and reports whether the caller got a 2xx.
+// POSTs carry an Idempotency-Key of their own, so a client may retry them.
+func (w workload) do(ctx context.Context, c *http.Client, i int) bool {
+	var body io.Reader
+	if w.method != http.MethodGet {
+		body = strings.NewReader(fmt.Sprintf(`{"item":%d}`, i))
+	}
+	if w.cost != nil && w.viaSluice {
+		ctx = sluice.WithCost(ctx, w.cost(i))
+	}
+	req, err := http.NewRequestWithContext(ctx, w.method, w.url+w.path(i), body)
 	if err != nil {
 		return false
+	}
+	if w.method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("demo-%d", i))
+	}
+	if w.cost != nil {
+		req.Header.Set(sluicetest.CostHeader, strconv.FormatInt(w.cost(i), 10))
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -90,7 +118,7 @@ func (w workload) get(ctx context.Context, c *http.Client, url string) bool {
 
 // startProgress draws a live progress line on out until the returned func
 // is called; nil out draws nothing.
-func startProgress(out io.Writer, name string, n int, done *atomic.Int64, srv *sluicetest.Server, start time.Time) func() {
+func startProgress(out io.Writer, name string, n int, done *atomic.Int64, srv *demoServer, start time.Time) func() {
 	if out == nil {
 		return func() {}
 	}
@@ -130,29 +158,4 @@ func startProgress(out io.Writer, name string, n int, done *atomic.Int64, srv *s
 		}
 	})
 	return func() { close(quit); wg.Wait() }
-}
-
-// report prints the side-by-side table.
-func report(out io.Writer, rs []result, rate, burst float64) {
-	fmt.Fprintln(out)
-	row := func(label string, f func(r result) string) {
-		fmt.Fprintf(out, "%-32s", label)
-		for _, r := range rs {
-			fmt.Fprintf(out, "%20s", f(r))
-		}
-		fmt.Fprintln(out)
-	}
-	row("", func(r result) string { return r.name })
-	row("wall time", func(r result) string { return r.wall.Round(10 * time.Millisecond).String() })
-	row("requests done (2xx)", func(r result) string { return fmt.Sprint(r.ok) })
-	row("failures", func(r result) string { return fmt.Sprint(r.failures) })
-	row("429s received", func(r result) string { return fmt.Sprint(r.throttles) })
-	row("retries", func(r result) string { return fmt.Sprint(r.retries) })
-	row("cache hits + coalesced", func(r result) string { return fmt.Sprint(r.cacheHits) })
-	row("time requests waited (sum)", func(r result) string { return r.waited.Round(10 * time.Millisecond).String() })
-	row("share of allowed rate used", func(r result) string {
-		allowed := burst + rate*r.wall.Seconds()
-		return fmt.Sprintf("%.0f%%", 100*min(1, float64(r.accepted)/allowed))
-	})
-	fmt.Fprintf(out, "\nshare of allowed rate = requests the provider accepted / (burst + rate x wall time)\n")
 }
