@@ -41,7 +41,9 @@ func TestWithCostKeepsTokensUnderTheLimit(t *testing.T) {
 				ok, last := askAll(ctx, newAnthropicClient(tr, "http://api.test"), 12, 4, tt.cost)
 				elapsed := time.Since(start)
 				st := p.Stats()
-				if ok != 12 {
+				// Counted as 1 each, the calls overrun the token limit: some
+				// may fail once their retries are spent, which is the point.
+				if ok != 12 && !tt.wantThrottled {
 					t.Errorf("%d/12 ok, last error %v", ok, last)
 				}
 				if got := st.Rejected > 0; got != tt.wantThrottled {

@@ -35,16 +35,15 @@ func main() {
 
 // newTransport is sluice's configuration for GitHub at base: at most three
 // requests in flight, since GitHub's secondary limit punishes concurrency.
-// The primary quota (5000/h) is learned from the x-ratelimit headers; a
-// BurstFraction lets a short job use part of it at once instead of spacing
-// every request evenly until the hourly reset.
+// The primary quota (5000/h) is learned from the x-ratelimit headers; by
+// default (quota.burst_fraction 1) a job that fits in what remains runs at
+// full speed, and only one that would run out is spread to the reset.
 func newTransport(base string, concurrency int) (*sluice.Transport, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
 	}
 	return sluice.NewTransport(sluice.Config{
-		Quota: sluice.QuotaOptions{BurstFraction: 0.2},
 		Routes: []sluice.Route{{
 			Name:  "github",
 			Match: sluice.Match{Host: u.Hostname()}, // api.github.com in production
