@@ -57,7 +57,7 @@ func startServerArgs(t *testing.T, port int, args ...string) *server {
 	}
 	s := &server{t: t, port: port}
 	s.cmd = exec.Command(bin, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no"}, args...)...)
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	s.cmd.SysProcAttr = childAttr()
 	if err := s.cmd.Start(); err != nil {
