@@ -35,6 +35,10 @@ type loadResult struct {
 	// the run, less 5ms: a process descheduled that long (a loaded
 	// machine) makes callers late whatever the limiter does
 	stall time.Duration
+	// redisStall is the slowest PING of the probed Redis servers during the
+	// run: servers starved of CPU (six of them share two loaded cores with
+	// the test) time calls out whatever the limiter does
+	redisStall time.Duration
 }
 
 // lateOK reports whether the late callers, if any, are explained by a
@@ -43,15 +47,16 @@ func (r loadResult) lateOK() bool { return r.late == 0 || r.stall > 100*time.Mil
 
 // runLoad calls Wait(ctx, 1), each with a callTimeout deadline, on every
 // limiter from clGoroutines goroutines for d.
-func runLoad(ls []*Limiter, d, callTimeout time.Duration) loadResult {
+// Each of probes is PINGed every 10ms meanwhile (see loadResult.redisStall).
+func runLoad(ls []*Limiter, d, callTimeout time.Duration, probes ...*redis.Client) loadResult {
 	stop := make(chan struct{})
 	t := time.AfterFunc(d, func() { close(stop) })
 	defer t.Stop()
-	return runLoadUntil(ls, stop, callTimeout)
+	return runLoadUntil(ls, stop, callTimeout, probes...)
 }
 
 // runLoadUntil is runLoad until stop is closed.
-func runLoadUntil(ls []*Limiter, stop <-chan struct{}, callTimeout time.Duration) loadResult {
+func runLoadUntil(ls []*Limiter, stop <-chan struct{}, callTimeout time.Duration, probes ...*redis.Client) loadResult {
 	var mu sync.Mutex
 	var res loadResult
 	stopped := func() bool {
@@ -77,6 +82,24 @@ func runLoadUntil(ls []*Limiter, stop <-chan struct{}, callTimeout time.Duration
 			last = now
 		}
 	})
+	for _, c := range probes {
+		wg.Go(func() {
+			for !stopped() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				start := time.Now()
+				err := c.Ping(ctx).Err()
+				rtt := time.Since(start)
+				cancel()
+				if err != nil {
+					rtt = time.Second // no answer within the probe's own timeout
+				}
+				mu.Lock()
+				res.redisStall = max(res.redisStall, rtt)
+				mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
 	for _, l := range ls {
 		for range clGoroutines {
 			wg.Go(func() {
@@ -271,31 +294,48 @@ func TestCluster(t *testing.T) {
 	for _, tt := range steady {
 		t.Run("steady "+tt.name, func(t *testing.T) {
 			ls := clusterLimiters(t, cs, tt.mk)
-			res := runLoad(ls, 2*time.Second, 700*time.Millisecond) // not a multiple of the windows: a grant due at a deadline is lost to the race with it
+			var probes []*redis.Client
+			for _, p := range cl.ports {
+				probes = append(probes, cl.node(p))
+			}
+			res := runLoad(ls, 2*time.Second, 700*time.Millisecond, probes...) // not a multiple of the windows: a grant due at a deadline is lost to the race with it
+			// A limiter whose Redis calls timed out ran its documented outage
+			// policy (the local fallback), whose bound is foOvershoot beyond
+			// the limit, not steady-state exactness. That is only excused
+			// when this process or a Redis server stalled past half the
+			// call timeout; otherwise errors and fallbacks fail the test.
+			stalled := res.stall > opts.Timeout/2 || res.redisStall > opts.Timeout/2
+			fellBack := false
+			for _, l := range ls {
+				if st := l.Stats(); st.Errors != 0 || st.Fallbacks != 0 {
+					fellBack = true
+					if stalled {
+						t.Logf("%s: %+v after a stall (process %v, slowest Redis PING %v): not counted", l.Name(), st, res.stall, res.redisStall)
+						continue
+					}
+					t.Errorf("%s: %+v, want no error or fallback in steady state (longest stall %v, slowest Redis PING %v)", l.Name(), st, res.stall, res.redisStall)
+				}
+			}
 			for _, c := range tt.checks {
 				// grants are stamped when Wait returns, some ms after Redis
 				// made them usable: count in the span less 25ms
-				if n, at := maxIn(res.grants, c.span-25*time.Millisecond); n > c.most {
+				n, at := maxIn(res.grants, c.span-25*time.Millisecond)
+				switch {
+				case n <= c.most:
+				case fellBack && stalled && n <= c.most+foOvershoot:
+					t.Logf("%d grants in the %v from %v, limit %d: within the fallback's bound %d after a stall", n, c.span, at.Format("15:04:05.000"), c.most, foOvershoot)
+				default:
 					t.Errorf("%d grants in the %v from %v, limit %d", n, c.span, at.Format("15:04:05.000"), c.most)
 				}
 			}
 			// Under-use is an efficiency floor, not the exactness contract
-			// (the checks above): a stalled process loses grants to its
-			// callers' deadlines, so below the floor after a stall is logged.
+			// (the checks above): a stalled process or server loses grants to
+			// its callers' deadlines, so below the floor after a stall is logged.
 			if len(res.grants) < tt.least {
-				if res.stall > 100*time.Millisecond {
-					t.Logf("%d grants in 2s (floor %d) after a %v process stall: not counted", len(res.grants), tt.least, res.stall)
+				if res.stall > 100*time.Millisecond || stalled {
+					t.Logf("%d grants in 2s (floor %d) after a stall (process %v, slowest Redis PING %v): not counted", len(res.grants), tt.least, res.stall, res.redisStall)
 				} else {
-					t.Errorf("%d grants in 2s, want at least %d (longest stall %v)", len(res.grants), tt.least, res.stall)
-				}
-			}
-			for _, l := range ls {
-				if st := l.Stats(); st.Errors != 0 || st.Fallbacks != 0 {
-					if res.stall > opts.Timeout/2 { // a stalled process times its calls out
-						t.Logf("%s: %+v after a %v process stall: not counted", l.Name(), st, res.stall)
-						continue
-					}
-					t.Errorf("%s: %+v, want no error or fallback in steady state (longest stall %v)", l.Name(), st, res.stall)
+					t.Errorf("%d grants in 2s, want at least %d (longest stall %v, slowest Redis PING %v)", len(res.grants), tt.least, res.stall, res.redisStall)
 				}
 			}
 			if !res.lateOK() {
@@ -303,7 +343,7 @@ func TestCluster(t *testing.T) {
 			} else if res.late != 0 {
 				t.Logf("%d callers late, the process stalled %v: not counted", res.late, res.stall)
 			}
-			t.Logf("%d grants from %d calls", len(res.grants), res.calls)
+			t.Logf("%d grants from %d calls (longest stall %v, slowest Redis PING %v)", len(res.grants), res.calls, res.stall, res.redisStall)
 			if len(res.grants) > 0 {
 				hist := make([]int, 9)
 				for _, g := range res.grants {
