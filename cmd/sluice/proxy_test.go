@@ -100,7 +100,7 @@ func TestProxyCommand(t *testing.T) {
 			t.Fatalf("admin %s: %d", p, code)
 		}
 	}
-	if _, body := get(adminAddr, "/metrics", ""); !strings.Contains(body, `sluice_route_requests_total{route="up"} 1`) {
+	if _, body := get(adminAddr, "/metrics", ""); !strings.Contains(body, `sluice_requests_total{route="up",outcome="success"} 1`) {
 		t.Fatalf("metrics:\n%s", body)
 	}
 	// A bad config is refused on SIGHUP and the old one keeps serving.
