@@ -413,7 +413,7 @@ func printWorkers(out io.Writer, runs []proxyRun) {
 	if len(runs) == 0 {
 		return
 	}
-	fmt.Fprintf(out, "%-30s", "per worker (429s: at provider)")
+	fmt.Fprintf(out, "%-30s", "per worker, 429s at provider")
 	for _, r := range runs {
 		fmt.Fprintf(out, "%26s", r.name)
 	}
