@@ -72,7 +72,8 @@ type proxyDemo struct {
 	exe    string
 	stderr io.Writer
 
-	live     live // the proxy listener's current Handler
+	live     live     // the proxy listener's current Handler
+	self     net.Addr // the proxy listener's address, never dialed
 	proxyURL string
 	adminURL string
 }
@@ -116,102 +117,27 @@ func demoProxy(ctx context.Context, o demoOptions, stdout, stderr io.Writer) int
 	}
 	d.srv = newDemoServer(sc)
 	defer d.srv.Close()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	stop, err := d.serve(cfg)
 	if err != nil {
 		return fail(err)
 	}
-	aln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		ln.Close()
-		return fail(err)
-	}
-	d.proxyURL, d.adminURL = "http://"+ln.Addr().String(), "http://"+aln.Addr().String()
-	h, err := d.handler(cfg, ln.Addr())
-	if err != nil {
-		ln.Close()
-		aln.Close()
-		return fail(err)
-	}
-	d.live.cur.Store(h)
-	srv := h.Server()
-	srv.Handler = &d.live
-	admin := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.live.cur.Load().Admin().ServeHTTP(w, r)
-	})}
-	var serving sync.WaitGroup
-	serving.Go(func() { _ = srv.Serve(ln) })
-	serving.Go(func() { _ = admin.Serve(aln) })
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		_ = admin.Shutdown(sctx)
-		serving.Wait()
-		d.live.cur.Load().Close()
-	}()
+	defer stop()
 
 	fmt.Fprint(stdout, sc.describe())
 	fmt.Fprintf(stdout, "provider on %s\n", d.srv.URL)
 	fmt.Fprintf(stdout, "proxy on %s/demo (in this process), status page %s/status\n", d.proxyURL, d.adminURL)
 	fmt.Fprintf(stdout, "%d worker processes (this program run as `sluice demo-worker`), %d goroutines in all; each worker is a consumer with its own token\n",
 		o.workers, o.concurrency)
-
-	plain, err := d.runWorkers(ctx, "plain http.Client", d.srv.URL, false)
+	runs, err := d.runAll(ctx, cfg)
 	if err != nil {
 		return fail(err)
-	}
-	runs := []proxyRun{plain}
-	for i, step := range []struct {
-		name string
-		cfg  sluice.Config
-	}{{"proxy (rate set)", cfg}, {"proxy (learns it)", withoutLimits(cfg)}} {
-		if ctx.Err() != nil {
-			break
-		}
-		if i > 0 { // a fresh proxy: nothing learned, nothing cached
-			nh, err := d.handler(step.cfg, ln.Addr())
-			if err != nil {
-				return fail(err)
-			}
-			d.live.cur.Swap(nh).Close()
-		}
-		r, err := d.runWorkers(ctx, step.name, d.proxyURL+"/demo", true)
-		if err != nil {
-			return fail(err)
-		}
-		for _, rs := range d.live.cur.Load().Transport().Stats().Routes {
-			r.retries += rs.Retries
-			r.cacheHits += rs.CacheHits + rs.Coalesced
-			r.waited += rs.Waited
-		}
-		runs = append(runs, r)
 	}
 	results := make([]result, len(runs))
 	for i, r := range runs {
 		results[i] = r.result
 	}
-
-	fmt.Fprintln(stdout)
-	for _, r := range results {
-		fmt.Fprintln(stdout, headline(r, sc))
-	}
-	fmt.Fprintln(stdout)
-	printTable(stdout, results, sc)
-	fmt.Fprintln(stdout)
-	printWorkers(stdout, runs)
-	if st, ok := o.chartStyle(stdout); ok {
-		printCharts(stdout, results, sc, st)
-	}
-	if o.report != "" {
-		text, err := configText(o, sc)
-		if err == nil {
-			err = writeReportFile(o.report, sc, text, results)
-		}
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "\nreport written to %s\n", o.report)
+	if err := d.print(stdout, runs, results); err != nil {
+		return fail(err)
 	}
 	if ctx.Err() != nil {
 		return 130
@@ -229,6 +155,110 @@ func demoProxy(ctx context.Context, o demoOptions, stdout, stderr io.Writer) int
 		return 1
 	}
 	return 0
+}
+
+// serve starts the proxy, with cfg as its pipeline, and its admin
+// listener on loopback ports; stop shuts both down.
+func (d *proxyDemo) serve(cfg sluice.Config) (stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	aln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.self = ln.Addr()
+	d.proxyURL, d.adminURL = "http://"+ln.Addr().String(), "http://"+aln.Addr().String()
+	h, err := d.handler(cfg)
+	if err != nil {
+		ln.Close()
+		aln.Close()
+		return nil, err
+	}
+	d.live.cur.Store(h)
+	srv := h.Server()
+	srv.Handler = &d.live
+	admin := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.live.cur.Load().Admin().ServeHTTP(w, r)
+	})}
+	var serving sync.WaitGroup
+	serving.Go(func() { _ = srv.Serve(ln) })
+	serving.Go(func() { _ = admin.Serve(aln) })
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		_ = admin.Shutdown(sctx)
+		serving.Wait()
+		d.live.cur.Load().Close()
+	}, nil
+}
+
+// runAll runs the job three times: plain, through the proxy serve started
+// (the rate set), and through a fresh proxy without limits (learning
+// them). An interrupt ends it early with the runs done so far.
+func (d *proxyDemo) runAll(ctx context.Context, cfg sluice.Config) ([]proxyRun, error) {
+	plain, err := d.runWorkers(ctx, "plain http.Client", d.srv.URL, false)
+	if err != nil {
+		return nil, err
+	}
+	runs := []proxyRun{plain}
+	for i, step := range []struct {
+		name string
+		cfg  sluice.Config
+	}{{"proxy (rate set)", cfg}, {"proxy (learns it)", withoutLimits(cfg)}} {
+		if ctx.Err() != nil {
+			break
+		}
+		if i > 0 { // a fresh proxy: nothing learned, nothing cached
+			nh, err := d.handler(step.cfg)
+			if err != nil {
+				return nil, err
+			}
+			d.live.cur.Swap(nh).Close()
+		}
+		r, err := d.runWorkers(ctx, step.name, d.proxyURL+"/demo", true)
+		if err != nil {
+			return nil, err
+		}
+		for _, rs := range d.live.cur.Load().Transport().Stats().Routes {
+			r.retries += rs.Retries
+			r.cacheHits += rs.CacheHits + rs.Coalesced
+			r.waited += rs.Waited
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+// print writes the demo's report for the runs: headlines, the table, the
+// workers' rows, the timelines and, with -report, the HTML file.
+func (d *proxyDemo) print(stdout io.Writer, runs []proxyRun, results []result) error {
+	fmt.Fprintln(stdout)
+	for _, r := range results {
+		fmt.Fprintln(stdout, headline(r, d.sc))
+	}
+	fmt.Fprintln(stdout)
+	printTable(stdout, results, d.sc)
+	fmt.Fprintln(stdout)
+	printWorkers(stdout, runs)
+	if st, ok := d.o.chartStyle(stdout); ok {
+		printCharts(stdout, results, d.sc, st)
+	}
+	if d.o.report == "" {
+		return nil
+	}
+	text, err := configText(d.o, d.sc)
+	if err == nil {
+		err = writeReportFile(d.o.report, d.sc, text, results)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nreport written to %s\n", d.o.report)
+	return nil
 }
 
 // hold keeps the proxy and its status page up as -hold asks.
@@ -252,7 +282,7 @@ func (d *proxyDemo) hold(ctx context.Context, stdout io.Writer) {
 
 // handler builds a proxy in front of the demo's provider with cfg as its
 // pipeline; worker k's consumer is "worker-k" with the k-th token.
-func (d *proxyDemo) handler(cfg sluice.Config, self net.Addr) (*proxy.Handler, error) {
+func (d *proxyDemo) handler(cfg sluice.Config) (*proxy.Handler, error) {
 	wait := d.timeout() - 30*time.Second
 	pc := proxy.Config{
 		Upstreams:   []proxy.Upstream{{Name: "demo", Prefix: "/demo", Target: d.srv.URL, Allow: []string{"loopback"}}},
@@ -270,7 +300,7 @@ func (d *proxyDemo) handler(cfg sluice.Config, self net.Addr) (*proxy.Handler, e
 	for i := range d.tokens {
 		pc.Consumers = append(pc.Consumers, proxy.Consumer{Name: fmt.Sprintf("worker-%d", i+1), TokenEnv: fmt.Sprintf("%s_%d", tokenEnv, i+1)})
 	}
-	if ap, err := netip.ParseAddrPort(self.String()); err == nil {
+	if ap, err := netip.ParseAddrPort(d.self.String()); err == nil {
 		pc.Self = []netip.AddrPort{ap}
 	}
 	return proxy.New(pc)
