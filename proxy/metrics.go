@@ -257,7 +257,7 @@ func (h *Handler) writeMetrics(e *expo) {
 	for _, k := range sortedKeys(ps.Refused) {
 		e.sample("sluice_proxy_refused_total", float64(ps.Refused[k]), "reason", k)
 	}
-	e.family("sluice_proxy_consumer_requests_total", "counter", "Answers the proxy gave each authenticated consumer, by status class (error: none, the client went away).")
+	e.family("sluice_proxy_consumer_requests_total", "counter", "Answers the proxy gave each authenticated consumer, by status class (a client that went away counts as 4xx: 499).")
 	for _, c := range m.cnames {
 		for k, cls := range statusClasses {
 			e.sample("sluice_proxy_consumer_requests_total", float64(m.consumers[c][k].Load()), "consumer", c, "status_class", cls)
