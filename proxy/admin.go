@@ -3,11 +3,9 @@ package proxy
 import (
 	_ "embed"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -16,8 +14,11 @@ var statusPage []byte
 
 // Admin returns the admin listener's handler: /healthz (200 while the
 // process runs), /readyz (200 while serving, 503 once draining), /metrics
-// (Prometheus text format), /status (a live page, all assets embedded) and
-// /status.json (what the page polls).
+// (Prometheus text format: per route requests sent, limit, queue depth,
+// 429s, learned quota and breaker state, per consumer answers; the
+// pipeline's families named as the sluiceprom exporter names them),
+// /status (a live page, all assets embedded) and /status.json (what the
+// page polls).
 func (h *Handler) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
@@ -103,57 +104,6 @@ func finite(f float64) float64 {
 		return -1
 	}
 	return f
-}
-
-// metrics renders the proxy's and the pipeline's counters in the
-// Prometheus text exposition format.
-func (h *Handler) metrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	var b strings.Builder
-	ps := h.Stats()
-	family := func(name, typ, help string) { fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ) }
-	family("sluice_proxy_requests_total", "counter", "Requests received, by mode.")
-	for _, k := range sortedKeys(ps.Requests) {
-		fmt.Fprintf(&b, "sluice_proxy_requests_total{mode=%q} %d\n", k, ps.Requests[k])
-	}
-	family("sluice_proxy_refused_total", "counter", "Requests the proxy answered itself, by reason.")
-	for _, k := range sortedKeys(ps.Refused) {
-		fmt.Fprintf(&b, "sluice_proxy_refused_total{reason=%q} %d\n", k, ps.Refused[k])
-	}
-	family("sluice_proxy_tunnels_open", "gauge", "CONNECT tunnels open.")
-	fmt.Fprintf(&b, "sluice_proxy_tunnels_open %d\n", ps.TunnelsOpen)
-	family("sluice_proxy_waiting", "gauge", "Requests waiting for their turn.")
-	fmt.Fprintf(&b, "sluice_proxy_waiting %d\n", h.waiting())
-	st := h.tr.Stats()
-	type col struct {
-		name, help string
-		get        func(i int) float64
-	}
-	cols := []col{
-		{"sluice_route_requests_total", "Requests per route.", func(i int) float64 { return float64(st.Routes[i].Requests) }},
-		{"sluice_route_successes_total", "Requests answered below 400.", func(i int) float64 { return float64(st.Routes[i].Successes) }},
-		{"sluice_route_attempts_total", "Attempts sent upstream.", func(i int) float64 { return float64(st.Routes[i].Attempts) }},
-		{"sluice_route_retries_total", "Attempts after the first.", func(i int) float64 { return float64(st.Routes[i].Retries) }},
-		{"sluice_route_throttles_total", "Throttle responses seen.", func(i int) float64 { return float64(st.Routes[i].Throttles) }},
-		{"sluice_route_waited_seconds_total", "Time spent waiting for limits.", func(i int) float64 { return st.Routes[i].Waited.Seconds() }},
-	}
-	for _, c := range cols {
-		family(c.name, "counter", c.help)
-		for i, r := range st.Routes {
-			fmt.Fprintf(&b, "%s{route=%q} %g\n", c.name, r.Name, c.get(i))
-		}
-	}
-	family("sluice_route_failures_total", "counter", "Failed requests by kind.")
-	for _, r := range st.Routes {
-		for _, k := range sortedKeys(r.Failures) {
-			fmt.Fprintf(&b, "sluice_route_failures_total{route=%q,kind=%q} %d\n", r.Name, k, r.Failures[k])
-		}
-	}
-	family("sluice_quota_remaining", "gauge", "Learned remaining quota (-1 unknown).")
-	for _, q := range st.Buckets {
-		fmt.Fprintf(&b, "sluice_quota_remaining{host=%q,bucket=%q} %g\n", q.Host, q.Bucket, remaining(q.Remaining))
-	}
-	io.WriteString(w, b.String())
 }
 
 // InFlight returns the number of requests in flight (queued or sent).

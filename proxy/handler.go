@@ -38,6 +38,7 @@ type Handler struct {
 	log       *slog.Logger
 	limits    map[string]limitInfo // route name -> first limit
 	stats     counters
+	met       *meter // /metrics counts Stats does not keep
 	hist      *history
 	draining  atomic.Bool
 
@@ -131,6 +132,8 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("proxy: pipeline: %w", err)
 	}
 	h.tr = tr
+	h.met = newMeter(c)
+	tr.AddObserver(h.met)
 	h.startHistory(time.Second)
 	return h, nil
 }

@@ -414,6 +414,7 @@ func copyFlush(w http.ResponseWriter, body io.Reader) (int64, error) {
 // URL.
 func (h *Handler) record(r *http.Request, e *entry, d time.Duration) {
 	h.stats.request(e.mode)
+	h.met.answered(e.consumer, e.status)
 	attrs := []slog.Attr{
 		slog.String("mode", e.mode),
 		slog.String("consumer", e.consumer),

@@ -32,8 +32,11 @@ type demoOptions struct {
 	config      string
 	progress    bool
 	scenario    string
-	report      string // -report: an HTML report to write
-	chart       string // -chart: auto, color, plain or off
+	report      string   // -report: an HTML report to write
+	chart       string   // -chart: auto, color, plain or off
+	proxy       bool     // -proxy: run the job from worker processes through a sluice proxy
+	workers     int      // -workers: worker processes with -proxy
+	hold        holdFlag // -hold: keep the proxy's status page up after the report
 }
 
 func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
@@ -52,6 +55,9 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.scenario, "scenario", "bucket", "the situation to run: "+scenarioNames()+" (-dialect, -limit, -rate and -burst shape bucket)")
 	fs.StringVar(&o.report, "report", "", "also write a self-contained HTML report to this file")
 	fs.StringVar(&o.chart, "chart", "auto", "timeline charts: auto (colour on a terminal), color, plain or off")
+	fs.BoolVar(&o.proxy, "proxy", false, "send the job from -workers OS processes, first straight to the provider, then through one sluice proxy")
+	fs.IntVar(&o.workers, "workers", 4, "worker processes with -proxy (the -concurrency goroutines are split among them)")
+	fs.Var(&o.hold, "hold", "with -proxy: keep the proxy and its status page up after the report, until Ctrl-C (-hold) or for a while (-hold=30s)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -71,6 +77,12 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		return o, fmt.Errorf("-popular %g: want a share in [0, 1]", o.popular)
 	case o.chart != "auto" && o.chart != "color" && o.chart != "plain" && o.chart != "off":
 		return o, fmt.Errorf("-chart %q: want auto, color, plain or off", o.chart)
+	case o.workers < 1 || o.workers > 64:
+		return o, fmt.Errorf("-workers %d: want 1 to 64", o.workers)
+	case o.proxy && o.concurrency < o.workers:
+		return o, fmt.Errorf("-concurrency %d is less than -workers %d: each worker needs a goroutine", o.concurrency, o.workers)
+	case !o.proxy && (o.hold.forever || o.hold.d > 0):
+		return o, fmt.Errorf("-hold keeps the proxy's status page up: use it with -proxy")
 	}
 	return o, nil
 }
@@ -111,6 +123,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice demo:", err)
 		return 2
+	}
+	if o.proxy {
+		return demoProxy(ctx, o, stdout, stderr)
 	}
 	sc, err := newScenario(o.scenario, o)
 	if err != nil {

@@ -2,6 +2,8 @@
 //
 //	sluice demo [flags]     run a workload against a simulated provider,
 //	                        through a plain http.Client and through sluice
+//	sluice demo -proxy      the same from several OS processes, through one
+//	                        sluice proxy (-hold keeps its status page up)
 //	sluice check FILE|-     validate a configuration file (- reads stdin)
 //	sluice proxy -config F  run the egress gateway (see docs/proxy.md)
 //	sluice version          print the version of sluice and Go
@@ -35,6 +37,8 @@ func main() {
 const usage = `usage:
   sluice demo [flags]    run a workload against a simulated rate-limited provider,
                          through a plain http.Client and through sluice
+  sluice demo -proxy     the same from several worker processes through one sluice
+                         proxy (-workers N, -hold keeps its status page up)
   sluice check FILE|-    validate a sluice configuration file (- reads stdin)
   sluice proxy -config FILE
                          run the egress gateway (base URL, HTTP_PROXY, CONNECT)
@@ -57,6 +61,8 @@ func runIn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return demo(ctx, args[1:], stdout, stderr)
 	case "proxy":
 		return proxyCmd(ctx, args[1:], stdout, stderr)
+	case "demo-worker": // hidden: one worker process of `sluice demo -proxy`
+		return demoWorker(ctx, args[1:], stdin, stdout, stderr)
 	case "check":
 		return check(args[1:], stdin, stdout, stderr)
 	case "version":

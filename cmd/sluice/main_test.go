@@ -11,7 +11,17 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// runAsMain makes the test binary behave as the sluice command, so that
+// `demo -proxy` can start it as its worker processes (it re-executes
+// os.Executable(), which in a test is the test binary).
+const runAsMain = "SLUICE_TEST_RUN_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsMain) == "1" {
+		main()
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestDemoRuns(t *testing.T) {
 	var out, errOut bytes.Buffer

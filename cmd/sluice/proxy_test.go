@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/proxy"
 )
 
 const proxyConfig = `
@@ -100,7 +102,7 @@ func TestProxyCommand(t *testing.T) {
 			t.Fatalf("admin %s: %d", p, code)
 		}
 	}
-	if _, body := get(adminAddr, "/metrics", ""); !strings.Contains(body, `sluice_route_requests_total{route="up"} 1`) {
+	if _, body := get(adminAddr, "/metrics", ""); !strings.Contains(body, `sluice_requests_total{route="up",outcome="success"} 1`) {
 		t.Fatalf("metrics:\n%s", body)
 	}
 	// A bad config is refused on SIGHUP and the old one keeps serving.
@@ -147,4 +149,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met in 5s")
+}
+
+// TestReadmeProxyConfig builds a proxy from the configuration the README's
+// "Run it as a proxy" writes, with the two variables it exports set and no
+// other: the two-minute path must start (it once needed GITHUB_TOKEN it
+// never set). examples/proxy.yaml, the fuller one, must validate.
+func TestReadmeProxyConfig(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "cat > /tmp/sluice-proxy.yaml <<'EOF'\n")
+	yamlText, _, ok2 := strings.Cut(rest, "\nEOF\n")
+	if !ok || !ok2 {
+		t.Fatal("README has no proxy configuration heredoc")
+	}
+	cfg, err := proxy.Parse([]byte(yamlText))
+	if err != nil {
+		t.Fatalf("README's proxy configuration: %v\n%s", err, yamlText)
+	}
+	env := map[string]string{"OPENAI_API_KEY": "sk-test", "SLUICE_TOKEN": "tok"}
+	cfg.Getenv = func(k string) string { return env[k] }
+	h, err := proxy.New(cfg)
+	if err != nil {
+		t.Fatalf("the README's proxy does not start with OPENAI_API_KEY and SLUICE_TOKEN set: %v", err)
+	}
+	h.Close()
+	if _, err := proxy.LoadFile(filepath.Join("..", "..", "examples", "proxy.yaml")); err != nil {
+		t.Fatalf("examples/proxy.yaml: %v", err)
+	}
 }

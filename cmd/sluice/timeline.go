@@ -32,9 +32,17 @@ type timeline struct {
 	maxEvents int
 
 	mu     sync.Mutex
-	start  time.Time // guarded by mu
-	events []event   // guarded by mu
+	start  time.Time            // guarded by mu
+	events []event              // guarded by mu
+	tally  map[string]*[3]int64 // guarded by mu; answers by outcome, per workerHeader value
 }
+
+// workerHeader names the worker process of `sluice demo -proxy` that sent
+// a request; the timeline counts the provider's answers per worker.
+const workerHeader = "X-Demo-Worker"
+
+// maxTallies bounds the workers the timeline counts separately.
+const maxTallies = 64
 
 // newTimeline wraps next. throttle says whether a status is the provider's
 // throttle; maxEvents bounds the events kept (later ones are dropped).
@@ -45,7 +53,7 @@ func newTimeline(next http.Handler, throttle func(int, http.Header) bool, maxEve
 // restart forgets every event and starts the clock again.
 func (t *timeline) restart() {
 	t.mu.Lock()
-	t.start, t.events = time.Now(), t.events[:0]
+	t.start, t.events, t.tally = time.Now(), t.events[:0], nil
 	t.mu.Unlock()
 }
 
@@ -56,20 +64,32 @@ func (t *timeline) snapshot() []event {
 	return append([]event(nil), t.events...)
 }
 
+// byWorker returns the provider's answers to worker w since the last
+// restart, indexed by outcome.
+func (t *timeline) byWorker(w string) [3]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c := t.tally[w]; c != nil {
+		return *c
+	}
+	return [3]int64{}
+}
+
 func (t *timeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
+	worker := r.Header.Get(workerHeader)
 	defer func() {
 		if v := recover(); v != nil { // the provider aborted the response
 			sw.dropped = true
-			t.record(sw)
+			t.record(sw, worker)
 			panic(v)
 		}
-		t.record(sw)
+		t.record(sw, worker)
 	}()
 	t.next.ServeHTTP(sw, r)
 }
 
-func (t *timeline) record(sw *statusWriter) {
+func (t *timeline) record(sw *statusWriter, worker string) {
 	o := failed
 	switch {
 	case sw.dropped:
@@ -82,6 +102,19 @@ func (t *timeline) record(sw *statusWriter) {
 	t.mu.Lock()
 	if len(t.events) < t.maxEvents {
 		t.events = append(t.events, event{at: time.Since(t.start), o: o})
+	}
+	if worker != "" {
+		c := t.tally[worker]
+		if c == nil && len(t.tally) < maxTallies {
+			if t.tally == nil {
+				t.tally = map[string]*[3]int64{}
+			}
+			c = new([3]int64)
+			t.tally[worker] = c
+		}
+		if c != nil {
+			c[o]++
+		}
 	}
 	t.mu.Unlock()
 }

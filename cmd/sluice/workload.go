@@ -24,6 +24,11 @@ type workload struct {
 	// viaSluice says the client is a sluice Transport: the cost of a call
 	// then also goes on the context (sluice.WithCost).
 	viaSluice bool
+	// viaProxy says the requests go through a sluice proxy: the cost of a
+	// call then also goes in the Sluice-Cost header.
+	viaProxy bool
+	// header is added to every request (a worker's proxy token, its name).
+	header http.Header
 }
 
 // result is what one run of the workload did.
@@ -87,8 +92,14 @@ func (w workload) run(ctx context.Context, name string, c *http.Client, srv *dem
 }
 
 // do sends the i-th request and reports whether the caller got a 2xx.
-// POSTs carry an Idempotency-Key of their own, so a client may retry them.
 func (w workload) do(ctx context.Context, c *http.Client, i int) bool {
+	return w.send(ctx, c, i)/100 == 2
+}
+
+// send sends the i-th request and returns the status the caller got, 0
+// for no answer. POSTs carry an Idempotency-Key of their own, so a client
+// may retry them.
+func (w workload) send(ctx context.Context, c *http.Client, i int) int {
 	var body io.Reader
 	if w.method != http.MethodGet {
 		body = strings.NewReader(fmt.Sprintf(`{"item":%d}`, i))
@@ -98,7 +109,7 @@ func (w workload) do(ctx context.Context, c *http.Client, i int) bool {
 	}
 	req, err := http.NewRequestWithContext(ctx, w.method, w.url+w.path(i), body)
 	if err != nil {
-		return false
+		return 0
 	}
 	if w.method != http.MethodGet {
 		req.Header.Set("Content-Type", "application/json")
@@ -106,14 +117,20 @@ func (w workload) do(ctx context.Context, c *http.Client, i int) bool {
 	}
 	if w.cost != nil {
 		req.Header.Set(sluicetest.CostHeader, strconv.FormatInt(w.cost(i), 10))
+		if w.viaProxy {
+			req.Header.Set("Sluice-Cost", strconv.FormatInt(w.cost(i), 10))
+		}
+	}
+	for k, vs := range w.header {
+		req.Header[k] = vs
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return false
+		return 0
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode/100 == 2
+	return resp.StatusCode
 }
 
 // startProgress draws a live progress line on out until the returned func
