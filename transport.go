@@ -27,8 +27,8 @@ type Transport struct {
 	routes   []*route
 	defaults policy
 	unrouted *hostMap[*route] // one route state per host for unmatched requests
-	cs       *cacheStore // the response cache; nil when no route caches
-	bg       *background // stale-while-revalidate refreshes; nil when no route caches
+	cs       *cacheStore      // the response cache; nil when no route caches
+	bg       *background      // stale-while-revalidate refreshes; nil when no route caches
 	quota    *quota.Tracker
 	lb       *limitBuilder
 	ownRedis io.Closer // the Redis client the Transport made, or nil
