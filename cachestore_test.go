@@ -287,3 +287,26 @@ func TestCacheStoreConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestParseCacheStoreConfig(t *testing.T) {
+	t.Setenv("SLUICE_TEST_SALT", testSalt)
+	cfg, err := ParseConfig([]byte(`redis: {addr: "127.0.0.1:6379"}
+cache:
+  store: redis
+  prefix: app:cache
+  max_entry_bytes: 65536
+  salt_env: SLUICE_TEST_SALT
+  retain: 2h
+  lock_ttl: 3s
+  lock_wait: 1s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CacheLimits{Store: "redis", Prefix: "app:cache", MaxEntryBytes: 65536, SaltEnv: "SLUICE_TEST_SALT",
+		Retain: 2 * time.Hour, LockTTL: 3 * time.Second, LockWait: time.Second}
+	if got := cfg.Cache; got.Store != want.Store || got.Prefix != want.Prefix || got.MaxEntryBytes != want.MaxEntryBytes ||
+		got.SaltEnv != want.SaltEnv || got.Retain != want.Retain || got.LockTTL != want.LockTTL || got.LockWait != want.LockWait {
+		t.Errorf("cache = %+v, want %+v", got, want)
+	}
+}
