@@ -216,7 +216,6 @@ func (t *Transport) fetchShared(req *http.Request, rt *route, host string, l loo
 	ctx := req.Context()
 	deadline := time.Now().Add(cs.lockWait)
 	poll := lockPollStart
-	waited := false // another process held the lock since the lookup
 	for {
 		token, ok, err := cs.locker.TryLock(ctx, l.key, cs.lockTTL)
 		if err != nil {
@@ -231,21 +230,19 @@ func (t *Transport) fetchShared(req *http.Request, rt *route, host string, l loo
 					t.storeFailed(ctx, rt, req, "unlock", err)
 				}
 			}()
-			// The entry may have been refreshed between the lookup and
-			// the lock, by a holder that has just let go.
-			if waited {
-				resp, e := t.refreshed(ctx, rt, req, l)
-				if resp != nil {
-					return resp, nil
-				}
-				if e != nil {
-					l.entry = e // revalidate the newest entry
-				}
+			// The entry may have been refreshed since the lookup, by a
+			// holder that has let go just now: one GET of the store
+			// before an upstream request.
+			resp, e := t.refreshed(ctx, rt, req, l)
+			if resp != nil {
+				return resp, nil
+			}
+			if e != nil {
+				l.entry = e // revalidate the newest entry
 			}
 			return t.fetch(req, rt, host, l)
 		}
 		// Another process fetches: wait for its lock to go.
-		waited = true
 		for {
 			if !time.Now().Before(deadline) {
 				t.event(ctx, slog.LevelDebug, "cache_lock_timeout", rt, req)
@@ -275,8 +272,8 @@ func (t *Transport) fetchShared(req *http.Request, rt *route, host string, l loo
 }
 
 // refreshed returns a response from l's entry if the store now holds a
-// fresh one (another process fetched or revalidated it while this one
-// waited), counting it in CoalescedShared; otherwise a nil response and
+// fresh one (another process fetched or revalidated it since the lookup),
+// counting it in CoalescedShared; otherwise a nil response and
 // the entry found, if any.
 func (t *Transport) refreshed(ctx context.Context, rt *route, req *http.Request, l lookup) (*http.Response, *httpcache.Entry) {
 	e, _ := t.load(ctx, rt, req, l.base)

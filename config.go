@@ -364,7 +364,7 @@ type CacheLimits struct {
 	Prefix string `yaml:"prefix"`
 	// MaxEntryBytes is the largest response kept: its body, and with store
 	// redis its serialized entry (body and header). 0 means MaxBytes/8 with
-	// store memory and 1 MiB with store redis.
+	// store memory and 1 MiB with store redis or a Backend.
 	MaxEntryBytes int64 `yaml:"max_entry_bytes"`
 	// SaltEnv names the environment variable holding the secret salt (at
 	// least 16 bytes) that keys the credential fingerprints of cache keys
