@@ -310,3 +310,66 @@ cache:
 		t.Errorf("cache = %+v, want %+v", got, want)
 	}
 }
+
+// sized answers with a body of n bytes and the given header pairs.
+type sized struct {
+	n        int
+	hdr      []string
+	requests atomic.Int64
+}
+
+func (s *sized) RoundTrip(*http.Request) (*http.Response, error) {
+	s.requests.Add(1)
+	r := reply(200, s.hdr...)
+	r.Body = io.NopCloser(strings.NewReader(strings.Repeat("x", s.n)))
+	return r, nil
+}
+
+// TestRedisStoreTTLAndSizeCap: the Transport gives every Redis key a TTL
+// (fresh life plus retain with a validator, plus stale_if_error without
+// one), and a response over max_entry_bytes is served whole but not
+// stored, without counting a store error.
+func TestRedisStoreTTLAndSizeCap(t *testing.T) {
+	rdb, prefix := bubbleRedis(t)
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		up      *sized
+		cache   CacheConfig
+		wantTTL time.Duration // 0: not stored
+	}{
+		{"validator: max-age + retain", &sized{n: 10, hdr: []string{"Cache-Control", "max-age=60", "Etag", `"a"`}}, CacheConfig{TTL: time.Hour}, 60*time.Second + 2*time.Hour},
+		{"no validator: max-age + stale_if_error", &sized{n: 10, hdr: []string{"Cache-Control", "max-age=60"}}, CacheConfig{TTL: time.Hour, StaleIfError: 10 * time.Minute}, 11 * time.Minute},
+		{"over max_entry_bytes", &sized{n: 5000, hdr: []string{"Cache-Control", "max-age=60"}}, CacheConfig{TTL: time.Hour}, 0},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := fmt.Sprintf("%s:%d", prefix, i)
+			cfg := redisCacheConfig(rdb, p, tt.cache)
+			cfg.Cache.Retain, cfg.Cache.MaxEntryBytes = 2*time.Hour, 4096
+			tr := newTestTransport(t, cfg, tt.up)
+			for range 2 {
+				if code, body, _ := get(t, tr, "https://api.example.com/x"); code != 200 || len(body) != tt.up.n {
+					t.Fatalf("%d, %d bytes; want 200, %d", code, len(body), tt.up.n)
+				}
+			}
+			keys, _ := rdb.Keys(ctx, p+":*").Result()
+			rs, _ := tr.Stats().Route("api")
+			if rs.CacheStoreErrors != 0 {
+				t.Errorf("%d store errors", rs.CacheStoreErrors)
+			}
+			if tt.wantTTL == 0 {
+				if len(keys) != 0 || tt.up.requests.Load() != 2 {
+					t.Errorf("keys %v, %d upstream requests; want none stored, 2", keys, tt.up.requests.Load())
+				}
+				return
+			}
+			if len(keys) != 1 || tt.up.requests.Load() != 1 {
+				t.Fatalf("keys %v, %d upstream requests; want 1, 1", keys, tt.up.requests.Load())
+			}
+			if ttl := rdb.PTTL(ctx, keys[0]).Val(); ttl > tt.wantTTL || ttl < tt.wantTTL-5*time.Second {
+				t.Errorf("PTTL %v, want about %v", ttl, tt.wantTTL)
+			}
+		})
+	}
+}
