@@ -114,13 +114,14 @@ func (s *Store) call(ctx context.Context, op string, fn func(ctx context.Context
 	if until := s.downTill.Load(); until != 0 && time.Now().UnixNano() < until {
 		return ErrUnavailable
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	err := fn(ctx)
+	err := fn(cctx)
 	if err == nil || errors.Is(err, redis.Nil) {
 		return err
 	}
-	if s.backoff > 0 && !errors.Is(err, context.Canceled) {
+	// The caller's own cancellation or deadline says nothing about Redis.
+	if s.backoff > 0 && ctx.Err() == nil {
 		s.downTill.Store(time.Now().Add(s.backoff).UnixNano())
 	}
 	return fmt.Errorf("rediscache: %s: %w", op, err)

@@ -269,3 +269,17 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestCallerCancelNoBackoff: a call ended by the caller's own context does
+// not make the store back off for everyone.
+func TestCallerCancelNoBackoff(t *testing.T) {
+	s, _, _ := testStore(t, Options{Backoff: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Get(ctx, "k"); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Get with a canceled context: %v", err)
+	}
+	if _, err := s.Get(context.Background(), "k"); !errors.Is(err, httpcache.ErrNotFound) {
+		t.Errorf("the next call: %v, want ErrNotFound (no backoff)", err)
+	}
+}
