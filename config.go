@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sluicehq/sluice/httpcache"
 )
 
 // Config is the declarative description of how sluice shapes traffic. The
@@ -339,10 +341,56 @@ type CacheConfig struct {
 	Vary []string `yaml:"vary"`
 }
 
-// CacheLimits bounds the shared response cache.
+// CacheLimits chooses and bounds the response cache shared by every route
+// whose policy enables caching.
 type CacheLimits struct {
-	// MaxEntries is the most responses held. 0 means 1000.
+	// MaxEntries is the most responses held by the memory store. 0 means
+	// 1000.
 	MaxEntries int `yaml:"max_entries"`
-	// MaxBytes is the most bytes of bodies and headers held. 0 means 64 MiB.
+	// MaxBytes is the most bytes of bodies and headers held by the memory
+	// store. 0 means 64 MiB.
 	MaxBytes int64 `yaml:"max_bytes"`
+	// Store is where entries live: "memory" (the default), this process's
+	// LRU bounded by MaxEntries and MaxBytes; or "redis", the Redis of the
+	// redis section, shared by every process using the same Prefix and
+	// SaltEnv, so that replicas and workers share one cache and coalesce
+	// their fetches (see package httpcache/rediscache). A failing Redis
+	// never fails a request: the cache is skipped (a miss) and the error
+	// counted in RouteStats.CacheStoreErrors.
+	Store string `yaml:"store"`
+	// Prefix starts the Redis keys of the cache (store redis). Empty means
+	// the redis section's prefix ("sluice" by default) followed by
+	// ":cache".
+	Prefix string `yaml:"prefix"`
+	// MaxEntryBytes is the largest response kept: its body, and with store
+	// redis its serialized entry (body and header). 0 means MaxBytes/8 with
+	// store memory and 1 MiB with store redis or a Backend.
+	MaxEntryBytes int64 `yaml:"max_entry_bytes"`
+	// SaltEnv names the environment variable holding the secret salt (at
+	// least 16 bytes) that keys the credential fingerprints of cache keys
+	// (HMAC-SHA256), so that a shared store holds no unsalted hash of a
+	// credential and every process sharing it computes the same keys.
+	// Required with store redis (unless Salt is set). Empty with store
+	// memory means a random salt per process.
+	SaltEnv string `yaml:"salt_env"`
+	// Retain is how long an expired entry that has a validator (ETag or
+	// Last-Modified) stays in the store, to be revalidated with a
+	// conditional request. Entries without one stay until their
+	// stale_if_error or stale-while-revalidate window ends. 0 means 24h.
+	Retain time.Duration `yaml:"retain"`
+	// LockTTL is the lifetime of the Redis lock a process takes while it
+	// fetches or revalidates an entry (store redis), so that the others
+	// wait for its result instead of fetching too; a holder that dies
+	// blocks them no longer than this. 0 means 5s.
+	LockTTL time.Duration `yaml:"lock_ttl"`
+	// LockWait is the longest a request waits for another process's fetch
+	// of the same entry before it fetches itself. 0 means LockTTL.
+	LockWait time.Duration `yaml:"lock_wait"`
+	// Backend, when set, is the store used instead of the one Store names
+	// (Store must then be empty). If it implements httpcache.Locker,
+	// fetches are coalesced through its locks. It cannot be set from YAML.
+	Backend httpcache.Store `yaml:"-"`
+	// Salt, when set, is the fingerprint salt instead of SaltEnv's
+	// variable. It cannot be set from YAML.
+	Salt []byte `yaml:"-"`
 }

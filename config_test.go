@@ -52,6 +52,8 @@ func TestParseConfigErrors(t *testing.T) {
 				`quota.burst_fraction (line 10): 2 must be between 0 and 1`,
 			}},
 		{"wrong shape", "routes: {name: a}\ndefaults: [1]\n", []string{"routes (line 1): must be a list, not a mapping", "defaults (line 2): must be a mapping of Policy's fields, not a list"}},
+		{"cache store typo", "cache: {store: redis, salt_env: X, stroe: memory}\n", []string{`cache.stroe (line 1): unknown field (did you mean "store"?)`}},
+		{"cache redis without section", "cache: {store: redis}\n", []string{"cache.store (line 1): redis needs the redis section", "cache.salt_env (line 1): is required with store redis"}},
 		{"bad budget ttl", "defaults:\n  retry: {budget: {ttl: 5m}}\n", []string{"defaults.retry.budget.ttl (line 2): 5m0s must be between 1s and 60s"}},
 	}
 	for _, tt := range tests {

@@ -161,12 +161,7 @@ func (c Config) Validate() error {
 	if a := c.Quota.Adaptive; a.InitialRate < 0 || a.MinRate < 0 || a.MaxRate < 0 || (a.MaxRate > 0 && a.MinRate > a.MaxRate) {
 		ck.add("quota.adaptive", "rates must not be negative and min_rate must not exceed max_rate")
 	}
-	if c.Cache.MaxEntries < 0 {
-		ck.add("cache.max_entries", "%d must not be negative", c.Cache.MaxEntries)
-	}
-	if c.Cache.MaxBytes < 0 {
-		ck.add("cache.max_bytes", "%d must not be negative", c.Cache.MaxBytes)
-	}
+	ck.cacheLimits(c.Cache)
 	ck.buildChecks(c)
 	return errors.Join(ck.errs...)
 }

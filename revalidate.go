@@ -104,14 +104,16 @@ func (t *Transport) fetch(req *http.Request, rt *route, host string, l lookup) (
 			rt.stats.notModified.Add(1)
 			t.event(req.Context(), slog.LevelDebug, "cache_revalidated", rt, req)
 			n := e.Refresh(resp.Header, rt.pol.cache.TTL, now)
-			t.cache.Store(l.base, req, n)
+			t.save(req.Context(), rt, req, l.base, n)
 			out := markCached(n.ResponseAt(req, now))
 			out.Header.Set(httpcache.CacheHeader, httpcache.HitRevalidated)
 			return out, nil
 		}
 		// The 304 names another representation than the one stored
 		// (RFC 9111 4.3.4): drop it and ask again, unconditionally.
-		t.cache.Delete(l.key)
+		if err := t.cs.store.Delete(req.Context(), l.key); err != nil {
+			t.storeFailed(req.Context(), rt, req, "delete", err)
+		}
 	}
 	resp, err := t.send(req, rt, host)
 	return t.store(req, rt, l, resp, err)
@@ -123,9 +125,9 @@ func (t *Transport) store(req *http.Request, rt *route, l lookup, resp *http.Res
 	if err != nil || !httpcache.Storable(resp) {
 		return resp, err
 	}
-	e, r, serr := httpcache.Snapshot(resp, rt.pol.cache.TTL, t.now(), t.cache.MaxEntryBytes())
+	e, r, serr := httpcache.Snapshot(resp, rt.pol.cache.TTL, t.now(), t.cs.maxEntry)
 	if serr == nil && e != nil {
-		t.cache.Store(l.base, req, e)
+		t.save(req.Context(), rt, req, l.base, e)
 	}
 	return r, nil
 }
@@ -193,7 +195,7 @@ func (t *Transport) revalidateInBackground(req *http.Request, rt *route, host st
 	t.bg.start(req.Context(), ck, func(ctx context.Context) {
 		r := req.Clone(ctx)
 		resp, _, err := rt.group.Do(ctx, ck, func(gctx context.Context) (*http.Response, error) {
-			return t.fetch(r.WithContext(gctx), rt, host, l)
+			return t.fetchShared(r.WithContext(gctx), rt, host, l)
 		})
 		if err == nil {
 			drainClose(resp)

@@ -66,8 +66,16 @@ type RouteStats struct {
 	// Coalesced is the number of requests answered by joining an identical
 	// request already in flight.
 	Coalesced int64
+	// CoalescedShared is the number of requests answered from an entry
+	// another process sharing the cache store (store redis) fetched or
+	// revalidated while this one waited for its lock.
+	CoalescedShared int64
+	// CacheStoreErrors is the number of failed calls to the cache store
+	// (a Redis error or timeout). Each was treated as a miss, or the
+	// entry went unstored: a failing store never fails a request.
+	CacheStoreErrors int64
 	// RequestsSaved is the number of requests answered without an upstream
-	// request of their own: CacheHits plus Coalesced.
+	// request of their own: CacheHits plus Coalesced plus CoalescedShared.
 	RequestsSaved int64
 	// Breaker is the state of the route's circuit breaker ("closed",
 	// "open", "half-open"; "" when it has none or one per host).
@@ -93,6 +101,7 @@ type counters struct {
 	waitedNs                                          atomic.Int64
 	cacheHits, cacheMisses, cacheStale, coalesced     atomic.Int64
 	notModified, staleRevalidate                      atomic.Int64
+	coalescedShared, storeErrors                      atomic.Int64
 	failures                                          [len(failKinds)]atomic.Int64
 }
 
@@ -122,8 +131,10 @@ func (c *counters) snapshot(name string) RouteStats {
 
 		NotModified:          c.notModified.Load(),
 		StaleWhileRevalidate: c.staleRevalidate.Load(),
+		CoalescedShared:      c.coalescedShared.Load(),
+		CacheStoreErrors:     c.storeErrors.Load(),
 	}
-	s.RequestsSaved = s.CacheHits + s.Coalesced
+	s.RequestsSaved = s.CacheHits + s.Coalesced + s.CoalescedShared
 	for i, k := range failKinds {
 		if n := c.failures[i].Load(); n > 0 {
 			s.Failures[k] = n

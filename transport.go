@@ -27,7 +27,7 @@ type Transport struct {
 	routes   []*route
 	defaults policy
 	unrouted *hostMap[*route] // one route state per host for unmatched requests
-	cache    *httpcache.Cache // nil when no route caches
+	cs       *cacheStore      // the response cache; nil when no route caches
 	bg       *background      // stale-while-revalidate refreshes; nil when no route caches
 	quota    *quota.Tracker
 	lb       *limitBuilder
@@ -90,11 +90,15 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 		return r, err
 	})
 	if caching {
-		c, err := httpcache.New(httpcache.Options{MaxEntries: cfg.Cache.MaxEntries, MaxBytes: cfg.Cache.MaxBytes})
+		cs, err := newCacheStore(cfg.Cache, t.lb, cfg.Redis)
 		if err != nil {
-			return nil, fmt.Errorf("sluice: cache: %w", err)
+			t.lb.close()
+			if t.ownRedis != nil {
+				t.ownRedis.Close()
+			}
+			return nil, err
 		}
-		t.cache = c
+		t.cs = cs
 		t.bg = newBackground()
 	}
 	return t, nil
@@ -158,13 +162,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // serve runs the cache and coalescing steps, then send.
 func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Response, error) {
 	ctx := req.Context()
-	cacheable := t.cache != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req) && !httpcache.HasConditional(req)
+	cacheable := t.cs != nil && rt.pol.cache.TTL > 0 && httpcache.Cacheable(req) && !httpcache.HasConditional(req)
 	var l lookup
 	if cacheable {
-		l.base = httpcache.KeyWithCredentials(req, rt.pol.cache.Vary, rt.pol.credentials)
-		e, key, ok := t.cache.Lookup(l.base, req)
+		l.base = t.cs.keyer.Key(req, rt.pol.cache.Vary, rt.pol.credentials)
+		e, key := t.load(ctx, rt, req, l.base)
 		l.key = key
-		if ok {
+		if e != nil {
 			l.entry = e
 			now := t.now()
 			switch {
@@ -192,7 +196,7 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 		if !cacheable {
 			return t.send(r, rt, host)
 		}
-		return t.fetch(r, rt, host, l)
+		return t.fetchShared(r, rt, host, l)
 	}
 	var resp *http.Response
 	var err error
@@ -233,7 +237,7 @@ func (t *Transport) serve(req *http.Request, rt *route, host string) (*http.Resp
 		resp, err = send(ctx)
 	}
 	if cacheable && rt.pol.cache.StaleIfError > 0 && failed(resp, err) {
-		if e, ok := t.cache.GetStale(l.key, rt.pol.cache.StaleIfError); ok {
+		if e, _ := t.load(ctx, rt, req, l.base); e != nil && e.ServableStale(t.now(), rt.pol.cache.StaleIfError) {
 			if resp != nil {
 				drainClose(resp)
 			}

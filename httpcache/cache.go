@@ -40,8 +40,14 @@ type Cache struct {
 }
 
 type item struct {
-	key string
-	e   *Entry
+	key      string
+	e        *Entry
+	deadline time.Time // when the item goes (MemoryStore's TTL); zero: never
+}
+
+// gone reports whether it passed its deadline at now.
+func (it *item) gone(now time.Time) bool {
+	return !it.deadline.IsZero() && !now.Before(it.deadline)
 }
 
 // New returns an empty Cache bounded by o. It reports an error naming a
@@ -82,9 +88,13 @@ func (c *Cache) Get(key string) (e *Entry, fresh bool, ok bool) {
 	if !ok {
 		return nil, false, false
 	}
+	it := el.Value.(*item)
+	if it.gone(now) {
+		c.remove(el)
+		return nil, false, false
+	}
 	c.lru.MoveToFront(el)
-	e = el.Value.(*item).e
-	return e, e.Fresh(now), true
+	return it.e, it.e.Fresh(now), true
 }
 
 // GetStale returns the entry stored under key if it expired less than
@@ -99,7 +109,12 @@ func (c *Cache) GetStale(key string, maxStale time.Duration) (*Entry, bool) {
 	if !ok {
 		return nil, false
 	}
-	e := el.Value.(*item).e
+	it := el.Value.(*item)
+	e := it.e
+	if it.gone(now) {
+		c.remove(el)
+		return nil, false
+	}
 	if e.marker != nil || e.mustRevalidate || !now.Before(e.expires.Add(maxStale)) {
 		return nil, false
 	}
@@ -112,6 +127,11 @@ func (c *Cache) GetStale(key string, maxStale time.Duration) (*Entry, bool) {
 // MaxBytes is not stored (and the key's old entry is removed, since it is
 // superseded). A nil e is ignored.
 func (c *Cache) Put(key string, e *Entry) {
+	c.put(key, e, time.Time{})
+}
+
+// put is Put with a deadline after which the entry is gone (zero: none).
+func (c *Cache) put(key string, e *Entry, deadline time.Time) {
 	if e == nil {
 		return
 	}
@@ -124,7 +144,7 @@ func (c *Cache) Put(key string, e *Entry) {
 	if size > c.maxBytes {
 		return
 	}
-	c.items[key] = c.lru.PushFront(&item{key: key, e: e})
+	c.items[key] = c.lru.PushFront(&item{key: key, e: e, deadline: deadline})
 	c.bytes += size
 	for c.lru.Len() > c.maxEntries || c.bytes > c.maxBytes {
 		c.remove(c.lru.Back())

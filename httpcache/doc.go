@@ -68,11 +68,25 @@
 // default port, sorted query) and the named vary headers, plus a
 // fingerprint of every credential in the request: Authorization,
 // Proxy-Authorization, Cookie, API-key and token headers, key- and
-// token-named query parameters, URL user info. The fingerprint is SHA-256
-// over a random per-process salt and the credentials, cut to 128 bits, so
+// token-named query parameters, URL user info. The fingerprint is
+// HMAC-SHA256 keyed by a random per-process salt, cut to 128 bits, so
 // one caller's response is never served to another credential, and no
 // credential is ever held in a key (keys may be logged). Because the salt
-// is per process, keys are stable within a process only.
+// is per process, keys are stable within a process only; a [Keyer] made
+// with a caller's secret salt gives keys that every process holding the
+// salt computes alike, for a shared store. [Partition] returns the
+// fingerprint from a key.
+//
+// # Stores
+//
+// [Store] is the pluggable storage of serialized entries
+// ([Entry.MarshalBinary], [ParseEntry]) with a time to live: get, set and
+// delete, context first, errors returned. [Load] and [Save] are
+// [Cache.Lookup] and [Cache.Store] over any Store, Vary markers included.
+// [MemoryStore] is the in-process implementation over the Cache's LRU; it
+// also implements [EntryStore], so entries are never serialized in
+// memory. Package rediscache is the shared one; it implements [Locker]
+// too, which sluice's Transport uses to coalesce fetches across processes.
 //
 // # Coalescing
 //

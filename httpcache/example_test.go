@@ -93,3 +93,26 @@ func ExampleGroup() {
 	// Output:
 	// [shared shared shared shared shared]
 }
+
+// Load and Save go through any Store; MemoryStore is the in-process one.
+// A Keyer with a shared salt makes keys every process computes alike.
+func ExampleSave() {
+	ctx := context.Background()
+	store, _ := httpcache.NewMemoryStore(httpcache.Options{})
+	keyer := httpcache.NewKeyer([]byte("a secret shared by the processes"))
+
+	req, _ := http.NewRequest("GET", "https://api.example.com/items/1", nil)
+	req.Header.Set("Authorization", "Bearer t0ken")
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Etag": {`"1"`}}, Body: io.NopCloser(strings.NewReader("item 1"))}
+	now := time.Now()
+	e, _, _ := httpcache.Snapshot(resp, time.Minute, now, 1<<20)
+	key := keyer.Key(req, nil, nil)
+	_ = httpcache.Save(ctx, store, key, req, e, time.Hour)
+
+	got, _, err := httpcache.Load(ctx, store, key, req)
+	fmt.Println(string(got.Body()), got.Fresh(now), err)
+	fmt.Println(len(httpcache.Partition(key)), strings.Contains(key, "t0ken"))
+	// Output:
+	// item 1 true <nil>
+	// 32 false
+}

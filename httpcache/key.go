@@ -14,16 +14,42 @@ import (
 	"github.com/sluicehq/sluice/internal/redact"
 )
 
-// processSalt keys the credential fingerprints of this process. It is set
-// once when the package is initialised and only read afterwards, so the
-// fingerprint of a credential cannot be computed (or reversed by guessing)
-// outside the process and keys are stable for the process's lifetime.
-var processSalt = newSalt()
+// processKeyer keys the credential fingerprints of Key and
+// KeyWithCredentials with a random salt. It is set once when the package is
+// initialised and only read afterwards, so those fingerprints cannot be
+// computed (or reversed by guessing) outside the process, and keys are
+// stable for the process's lifetime.
+var processKeyer = NewKeyer(nil)
 
-func newSalt() [32]byte {
-	var s [32]byte
-	rand.Read(s[:]) // never fails (crypto/rand documents it panics instead)
-	return s
+// Keyer computes cache keys whose credential fingerprints are keyed by a
+// secret salt: HMAC-SHA256 with the salt as the key, cut to 128 bits.
+// Processes that share a store (rediscache) must share the salt so that
+// they compute the same keys; the store then holds only keyed hashes of
+// credentials, which cannot be checked against a guessed credential
+// without the salt. A Keyer is immutable and safe for concurrent use.
+type Keyer struct {
+	ipad, opad [sha256.BlockSize]byte // HMAC pads of the salt's digest
+}
+
+// NewKeyer returns a Keyer keyed by salt. An empty salt means a random
+// one, so keys are then stable within the process only. The salt is
+// hashed to 32 bytes, so any length works; use at least 16 random bytes.
+func NewKeyer(salt []byte) *Keyer {
+	var k [32]byte
+	if len(salt) == 0 {
+		rand.Read(k[:]) // never fails (crypto/rand documents it panics instead)
+	} else {
+		k = sha256.Sum256(salt)
+	}
+	kr := &Keyer{}
+	for i := range kr.ipad {
+		var b byte
+		if i < len(k) {
+			b = k[i]
+		}
+		kr.ipad[i], kr.opad[i] = b^0x36, b^0x5c
+	}
+	return kr
 }
 
 // Cacheable reports whether req may be answered from the cache or stored
@@ -56,15 +82,15 @@ func Cacheable(req *http.Request) bool {
 // internal/redact treats as secret (Authorization, Proxy-Authorization,
 // Cookie, X-Api-Key, Api-Key, *-Key, *Token*, ...) and every query
 // parameter named like one (api_key, key, token, access_token, sig, ...).
-// They are removed from the URL part and replaced by a fingerprint: SHA-256
-// over a random per-process salt and the sorted names and values, truncated
-// to 128 bits. No credential value appears in a key, and two requests that
+// They are removed from the URL part and replaced by a fingerprint:
+// HMAC-SHA256, keyed by a random per-process salt, of the sorted names and
+// values, truncated to 128 bits (Keyer.Key takes the salt from the caller). No credential value appears in a key, and two requests that
 // differ only in a credential get different keys. A vary header that is
 // itself a credential is covered by the fingerprint, not written out.
 //
 // Keys are deterministic within a process and differ between processes.
 func Key(req *http.Request, vary []string) string {
-	return KeyWithCredentials(req, vary, nil)
+	return processKeyer.Key(req, vary, nil)
 }
 
 // KeyWithCredentials is Key with more credential headers: the headers
@@ -72,6 +98,13 @@ func Key(req *http.Request, vary []string) string {
 // secret headers, folded into the fingerprint, so that requests differing
 // in them never share a key and their values never appear in it.
 func KeyWithCredentials(req *http.Request, vary, credentials []string) string {
+	return processKeyer.Key(req, vary, credentials)
+}
+
+// Key returns the key of req like KeyWithCredentials, with the credential
+// fingerprint keyed by k's salt: two Keyers made with the same salt give
+// the same keys, in any process.
+func (k *Keyer) Key(req *http.Request, vary, credentials []string) string {
 	if req == nil || req.URL == nil {
 		return ""
 	}
@@ -88,7 +121,7 @@ func KeyWithCredentials(req *http.Request, vary, credentials []string) string {
 	creds = writeURL(&b, req.URL, creds)
 	if req.Host != "" && !strings.EqualFold(req.Host, req.URL.Host) {
 		b.WriteString("\nhost:")
-		b.WriteString(strings.ToLower(req.Host))
+		writeHost(&b, strings.ToLower(req.Host))
 	}
 	writeVary(&b, req.Header, vary, credentials)
 	for name, values := range req.Header {
@@ -99,8 +132,8 @@ func KeyWithCredentials(req *http.Request, vary, credentials []string) string {
 		}
 	}
 	if len(creds) > 0 {
-		b.WriteString("\ncred:")
-		writeFingerprint(&b, creds)
+		b.WriteString(credMark)
+		k.writeFingerprint(&b, creds)
 	}
 	return b.String()
 }
@@ -212,12 +245,53 @@ func writeVary(b *strings.Builder, h http.Header, vary, credentials []string) {
 	}
 }
 
-// writeFingerprint writes the salted hash of the sorted credentials, in
-// hex, to b. Header names are compared case-insensitively.
-func writeFingerprint(b *strings.Builder, creds []cred) {
+// credMark starts the credential fingerprint in a key.
+const credMark = "\ncred:"
+
+// fingerprintLen is the length of a fingerprint in a key: 128 bits in hex.
+const fingerprintLen = 32
+
+// Partition returns the credential fingerprint in key (a key from Key,
+// KeyWithCredentials, Keyer.Key or VariantKey), or "" when the request had
+// no credential. Shared stores partition entries by it, so that one
+// credential's entries can be told apart (and removed) without knowing the
+// credential.
+func Partition(key string) string {
+	i := strings.LastIndex(key, credMark)
+	if i < 0 || len(key) < i+len(credMark)+fingerprintLen {
+		return ""
+	}
+	fp := key[i+len(credMark) : i+len(credMark)+fingerprintLen]
+	if rest := key[i+len(credMark)+fingerprintLen:]; rest != "" && rest[0] != '\n' {
+		return ""
+	}
+	for j := 0; j < len(fp); j++ {
+		if c := fp[j]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return ""
+		}
+	}
+	return fp
+}
+
+// writeHost writes a Host header value, quoted when it holds a control
+// character, so that no header value can forge a part of the key.
+func writeHost(b *strings.Builder, h string) {
+	for i := 0; i < len(h); i++ {
+		if h[i] < 0x20 || h[i] == 0x7f {
+			b.WriteString(strconv.Quote(h))
+			return
+		}
+	}
+	b.WriteString(h)
+}
+
+// writeFingerprint writes the keyed hash of the sorted credentials
+// (HMAC-SHA256 keyed by k's salt, cut to 128 bits), in hex, to b. Header
+// names are compared case-insensitively.
+func (k *Keyer) writeFingerprint(b *strings.Builder, creds []cred) {
 	slices.SortFunc(creds, compareCreds)
 	var stack [512]byte
-	buf := append(stack[:0], processSalt[:]...)
+	buf := append(stack[:0], k.ipad[:]...)
 	for _, c := range creds {
 		// Length-prefixed fields, so no two lists hash the same input.
 		buf = append(buf, c.kind)
@@ -230,8 +304,12 @@ func writeFingerprint(b *strings.Builder, creds []cred) {
 		buf = append(buf, ':')
 		buf = append(buf, c.value...)
 	}
-	sum := sha256.Sum256(buf)
-	var out [32]byte
+	inner := sha256.Sum256(buf)
+	var outer [sha256.BlockSize + sha256.Size]byte
+	copy(outer[:], k.opad[:])
+	copy(outer[sha256.BlockSize:], inner[:])
+	sum := sha256.Sum256(outer[:])
+	var out [fingerprintLen]byte
 	hex.Encode(out[:], sum[:16])
 	b.Write(out[:])
 }

@@ -35,6 +35,15 @@ func (e *Entry) StaleWhileRevalidate(now time.Time) bool {
 	return e.swr > 0 && !e.mustRevalidate && now.Before(e.expires.Add(e.swr))
 }
 
+// StaleWhileRevalidateWindow returns the stale-while-revalidate window the
+// response gave (0 when none, or when it must be revalidated).
+func (e *Entry) StaleWhileRevalidateWindow() time.Duration {
+	if e.mustRevalidate {
+		return 0
+	}
+	return e.swr
+}
+
 // Conditional returns a copy of req that asks the upstream to answer 304
 // Not Modified if e is still current: If-None-Match with e's ETag and
 // If-Modified-Since with its Last-Modified (RFC 9110 13.1). A request that

@@ -110,7 +110,7 @@ func Instrument(t *sluice.Transport, o Options) (*Instrumentation, error) {
 	in.retries = count("sluice.retries", "{retry}", "Retries scheduled, by route and the failed attempt's class.")
 	in.throttles = count("sluice.throttles", "{response}", "Throttle responses received.")
 	in.refusals = count("sluice.rate_refusals", "{request}", "Requests refused because a wait would pass their deadline.")
-	in.lookups = count("sluice.cache.lookups", "{lookup}", "Cache lookups by result (hit, miss, stale, coalesced, revalidated, stale_while_revalidate).")
+	in.lookups = count("sluice.cache.lookups", "{lookup}", "Cache lookups by result (hit, miss, stale, coalesced, revalidated, stale_while_revalidate, coalesced_shared, store_error).")
 	limitG, err := m.Float64ObservableGauge("sluice.quota.limit", metric.WithUnit("{unit}"),
 		metric.WithDescription("Capacity of a provider quota bucket learned from response headers."))
 	errs = append(errs, err)
@@ -379,6 +379,7 @@ func (o *observer) endAttrs(k endKey) []attribute.KeyValue {
 var cacheResults = map[string]string{
 	"cache_hit": "hit", "cache_miss": "miss", "cache_stale": "stale", "coalesced": "coalesced",
 	"cache_revalidated": "revalidated", "cache_stale_revalidate": "stale_while_revalidate",
+	"coalesced_shared": "coalesced_shared", "cache_store_error": "store_error",
 }
 
 // requestAttrs are the HTTP client span attributes known before sending.

@@ -92,7 +92,7 @@ func NewWithOptions(t *sluice.Transport, o Options) (*Collector, error) {
 	}
 	c.requests = d("requests_total", "Requests made through the Transport (RoundTrip calls that returned), by route and outcome.", "route", "outcome")
 	c.throttles = d("throttles_total", "Throttle responses (429, or the provider's own throttle status) received.", "route")
-	c.cache = d("cache_requests_total", "Cache lookups by result: hit (fresh entry), miss, stale (stale entry served because the upstream failed), revalidated (304: stored body reused), stale_while_revalidate (stale entry served while refreshed in the background).", "route", "result")
+	c.cache = d("cache_requests_total", "Cache lookups by result: hit (fresh entry), miss, stale (stale entry served because the upstream failed), revalidated (304: stored body reused), stale_while_revalidate (stale entry served while refreshed in the background), coalesced_shared (entry another process sharing the store fetched while this one waited), store_error (the cache store failed; treated as a miss).", "route", "result")
 	c.coalesced = d("coalesced_requests_total", "Requests answered by joining an identical request in flight.", "route")
 	c.circuit = d("circuit_state", "State of the route's circuit breaker: 1 for the current state, 0 for the others.", "route", "state")
 	c.quotaLimit = d("quota_limit", "Capacity of a provider quota bucket learned from response headers, in its unit.", "host", "bucket", "unit")
@@ -143,6 +143,7 @@ var breakerStates = []string{"closed", "half-open", "open"}
 type routeTotals struct {
 	outcomes                                 map[string]int64
 	throttles, hits, misses, stale, coalesce int64
+	shared, storeErrors                      int64
 	notModified, swr                         int64
 	breaker                                  string
 }
@@ -169,6 +170,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		tt.misses += r.CacheMisses
 		tt.stale += r.CacheStale
 		tt.coalesce += r.Coalesced
+		tt.shared += r.CoalescedShared
+		tt.storeErrors += r.CacheStoreErrors
 		tt.notModified += r.NotModified
 		tt.swr += r.StaleWhileRevalidate
 		if name == r.Name {
@@ -192,6 +195,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.cache, tt.stale, name, "stale")
 		counter(c.cache, tt.notModified, name, "revalidated")
 		counter(c.cache, tt.swr, name, "stale_while_revalidate")
+		counter(c.cache, tt.shared, name, "coalesced_shared")
+		counter(c.cache, tt.storeErrors, name, "store_error")
 		counter(c.coalesced, tt.coalesce, name)
 		if tt.breaker != "" {
 			for _, s := range breakerStates {

@@ -96,8 +96,11 @@ sluice_attempts_total{route="default",status_class="3xx"} 0
 sluice_attempts_total{route="default",status_class="4xx"} 0
 sluice_attempts_total{route="default",status_class="5xx"} 0
 sluice_attempts_total{route="default",status_class="error"} 0
-# HELP sluice_cache_requests_total Cache lookups by result: hit (fresh entry), miss, stale (stale entry served because the upstream failed), revalidated (304: stored body reused), stale_while_revalidate (stale entry served while refreshed in the background).
+# HELP sluice_cache_requests_total Cache lookups by result: hit (fresh entry), miss, stale (stale entry served because the upstream failed), revalidated (304: stored body reused), stale_while_revalidate (stale entry served while refreshed in the background), coalesced_shared (entry another process sharing the store fetched while this one waited), store_error (the cache store failed; treated as a miss).
 # TYPE sluice_cache_requests_total counter
+sluice_cache_requests_total{result="coalesced_shared",route="api"} 0
+sluice_cache_requests_total{result="coalesced_shared",route="cached"} 0
+sluice_cache_requests_total{result="coalesced_shared",route="default"} 0
 sluice_cache_requests_total{result="hit",route="api"} 0
 sluice_cache_requests_total{result="hit",route="cached"} 1
 sluice_cache_requests_total{result="hit",route="default"} 0
@@ -113,6 +116,9 @@ sluice_cache_requests_total{result="stale",route="default"} 0
 sluice_cache_requests_total{result="stale_while_revalidate",route="api"} 0
 sluice_cache_requests_total{result="stale_while_revalidate",route="cached"} 0
 sluice_cache_requests_total{result="stale_while_revalidate",route="default"} 0
+sluice_cache_requests_total{result="store_error",route="api"} 0
+sluice_cache_requests_total{result="store_error",route="cached"} 0
+sluice_cache_requests_total{result="store_error",route="default"} 0
 # HELP sluice_provider_pauses_total Times a throttle paused the whole route (or extended its pause).
 # TYPE sluice_provider_pauses_total counter
 sluice_provider_pauses_total{route="api"} 2
