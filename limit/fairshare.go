@@ -1,0 +1,221 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// capSet enforces one consumer's cap: local limiters taken all or nothing
+// (exactly undone), or one foreign limiter (NewCap's) through Reserve.
+type capSet struct {
+	rates   []Rate // the scaled rates
+	locals  []local
+	foreign Limiter
+}
+
+// ScaleRate returns the share (in (0, 1]) of r: its count scaled, its
+// period kept, and its burst scaled and rounded down, but at least 1. The
+// count is kept to a thousandth of a unit per period.
+func ScaleRate(r Rate, share float64) Rate {
+	if r.IsInf() || share >= 1 || share <= 0 {
+		return r
+	}
+	b := int64(math.Floor(float64(r.BurstOrCount()) * share))
+	const k = 1000
+	if r.Period <= time.Duration(math.MaxInt64/k) && float64(r.Count)*k*share < float64(math.MaxInt64) {
+		if c := int64(float64(r.Count) * k * share); c > 0 {
+			return Rate{Count: c, Period: r.Period * k, Burst: max(b, 1)}
+		}
+	}
+	return Rate{Count: max(int64(float64(r.Count)*share), 1), Period: r.Period, Burst: max(b, 1)}
+}
+
+func (f *Fair) newCapSet(name string, share float64) (*capSet, error) {
+	if len(f.rates) == 0 {
+		return nil, fmt.Errorf("limit: consumer %q has a cap but the Fair limiter has no FairOptions.Rates to scale", name)
+	}
+	cs := &capSet{}
+	for _, r := range f.rates {
+		cs.rates = append(cs.rates, ScaleRate(r, share))
+	}
+	if f.newCap != nil {
+		l, err := f.newCap(name, cs.rates)
+		if err != nil {
+			return nil, fmt.Errorf("limit: cap of consumer %q: %w", name, err)
+		}
+		if l == nil {
+			return nil, fmt.Errorf("limit: cap of consumer %q: NewCap returned nil", name)
+		}
+		if lo, ok := l.(local); ok {
+			cs.locals = []local{lo}
+		} else {
+			cs.foreign = l
+		}
+		return cs, nil
+	}
+	for _, r := range cs.rates {
+		b, err := NewBucket(r, WithClock(f.clk.c))
+		if err != nil {
+			return nil, fmt.Errorf("limit: cap of consumer %q: %w", name, err)
+		}
+		cs.locals = append(cs.locals, b)
+	}
+	return cs, nil
+}
+
+func (cs *capSet) members() []Limiter {
+	if cs.foreign != nil {
+		return []Limiter{cs.foreign}
+	}
+	out := make([]Limiter, len(cs.locals))
+	for i, l := range cs.locals {
+		out[i] = l
+	}
+	return out
+}
+
+// take takes n units of the cap now, or says how long (ns, > 0) until it
+// might; undo gives them back. err ends the wait (a cost over the cap's
+// burst, a foreign cap that failed).
+func (cs *capSet) take(ctx context.Context, n int64) (undo func(), ok bool, retry int64, err error) {
+	if cs.foreign != nil {
+		r, err := cs.foreign.Reserve(ctx, n)
+		var we *WaitError
+		switch {
+		case errors.As(err, &we):
+			return nil, false, max(int64(we.Wait), 1), nil
+		case err != nil:
+			return nil, false, 0, err
+		}
+		if d := time.Until(r.At()); d > 0 {
+			r.Cancel(ctx)
+			return nil, false, int64(d), nil
+		}
+		return func() { r.Cancel(context.WithoutCancel(ctx)) }, true, 0, nil
+	}
+	toks := make([]int64, 0, len(cs.locals))
+	undoN := func(k int) {
+		for i := range k {
+			cs.locals[i].ungrab(n, toks[i])
+		}
+	}
+	for i, l := range cs.locals {
+		r, ok, tok, err := l.grab(n)
+		if err != nil || !ok {
+			undoN(i)
+			if err != nil {
+				return nil, false, 0, err
+			}
+			wait := int64(r.RetryAfter)
+			for _, o := range cs.locals {
+				wait = max(wait, o.estimate(n))
+			}
+			return nil, false, max(wait, 1), nil
+		}
+		toks = append(toks, tok)
+	}
+	return func() { undoN(len(cs.locals)) }, true, 0, nil
+}
+
+// estimate is a lower bound on the time until the cap could grant u units.
+func (cs *capSet) estimate(u int64) int64 {
+	var est func(int64) int64
+	if cs.foreign == nil {
+		est = func(n int64) int64 {
+			var d int64
+			for _, l := range cs.locals {
+				d = max(d, l.estimate(n))
+			}
+			return d
+		}
+	}
+	return lowerBound(est, cs.rates, u)
+}
+
+// setRate sets the cap of rate i (of FairOptions.Rates) to share of r,
+// when the cap is the default one Bucket per rate.
+func (cs *capSet) setRate(ctx context.Context, i int, r Rate, share float64) error {
+	if cs.foreign != nil || len(cs.locals) != len(cs.rates) || i >= len(cs.locals) {
+		return nil // NewCap's limiter is changed by its owner
+	}
+	cs.rates[i] = ScaleRate(r, share)
+	return cs.locals[i].SetRate(ctx, cs.rates[i])
+}
+
+// lowerBound is a lower bound on the time until u units could be granted
+// by a limiter of rates whose own estimate (for at most its burst) is est
+// (nil for a limiter that cannot estimate): the estimate for the first
+// burst, then one interval per unit beyond it.
+func lowerBound(est func(int64) int64, rates []Rate, u int64) int64 {
+	var d int64
+	minBurst := int64(math.MaxInt64)
+	for _, r := range rates {
+		if r.IsInf() || r.Count <= 0 {
+			continue
+		}
+		b := r.BurstOrCount()
+		minBurst = min(minBurst, b)
+		if over := u - b; over > 0 {
+			iv := int64(r.Interval())
+			d = max(d, min(over, maxSpan/max(iv, 1))*iv)
+		}
+	}
+	if est != nil {
+		d = max(d, est(min(u, minBurst)))
+	}
+	return min(d, maxSpan)
+}
+
+// estimateUnits is a lower bound on the time until the inner limiter could
+// grant u units.
+func (f *Fair) estimateUnits(u int64) int64 {
+	var est func(int64) int64
+	if f.est != nil {
+		est = f.est.estimate
+	}
+	f.mu.Lock()
+	rates := f.rates
+	f.mu.Unlock()
+	return lowerBound(est, rates, u)
+}
+
+// lateLocked returns a *WaitError (a *CapError when the consumer's cap is
+// the reason) when w's turn cannot come by dl.
+// requires f.mu held
+func (f *Fair) lateLocked(w *fairWaiter, now int64, dl time.Time) error {
+	c := w.c
+	var a int64 // c's units up to and including w
+	for _, o := range c.q {
+		a += o.n
+		if o == w {
+			break
+		}
+	}
+	ahead := a
+	for _, d := range f.act {
+		if d != c && d.cap == nil { // capped consumers may not take their weight's part
+			ahead += min(d.units, int64(float64(a)*d.weight/c.weight))
+		}
+	}
+	var est func(int64) int64
+	if f.est != nil {
+		est = f.est.estimate
+	}
+	route := lowerBound(est, f.rates, ahead)
+	var capped int64
+	if c.cap != nil {
+		capped = max(c.cap.estimate(a), c.capAt-now)
+	}
+	wait := max(route, capped)
+	if now+wait <= f.clk.ns(dl) {
+		return nil
+	}
+	we := &WaitError{Wait: time.Duration(wait), Deadline: dl}
+	if capped > route {
+		return &CapError{Consumer: c.name, Cap: c.share, WaitError: we}
+	}
+	return we
+}
