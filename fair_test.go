@@ -3,6 +3,7 @@ package sluice
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -86,4 +87,64 @@ func TestSharesThroughTransport(t *testing.T) {
 			t.Errorf("web sent %d, want >= 140 (the rest of the route)", web)
 		}
 	})
+}
+
+type countingRT struct{ n atomic.Int64 }
+
+func (c *countingRT) RoundTrip(*http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return reply(200), nil
+}
+
+// TestSharesCapAcrossTransports: two Transports (as two processes would)
+// share a route limit through Redis, and so does a consumer's cap: batch,
+// capped at 0.2 of 50/s on both, sends about 10/s in all, not 10/s each.
+func TestSharesCapAcrossTransports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for about 2 seconds of real time")
+	}
+	client := testRedis(t)
+	prefix := fmt.Sprintf("sluicetest-shares-%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		if keys, _ := client.Keys(context.Background(), "{"+prefix+"*").Result(); len(keys) > 0 {
+			client.Del(context.Background(), keys...)
+		}
+	})
+	cfg := Config{
+		Redis: &RedisConfig{Client: client, Prefix: prefix},
+		Routes: []Route{{Name: "api", Policy: Policy{
+			Limits: []LimitConfig{{Rate: "50/s", Burst: 10, Shared: true}},
+			Quota:  &QuotaConfig{Disabled: true},
+		}}},
+		Shares: func(_, consumer string) limit.Share {
+			if consumer == "batch" {
+				return limit.Share{Cap: 0.2}
+			}
+			return limit.Share{}
+		},
+	}
+	base := &countingRT{}
+	ctx, cancel := context.WithTimeout(limit.WithConsumer(context.Background(), "batch"), 2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 2 {
+		tr := newTestTransport(t, cfg, base)
+		for range 4 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					req, _ := http.NewRequestWithContext(ctx, "GET", "https://api.example.com/x", nil)
+					if resp, err := tr.RoundTrip(req); err == nil {
+						drainClose(resp)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	// 20% of 49.5/s for 2 s, plus a burst of 1 (20% of 9).
+	n := base.n.Load()
+	t.Logf("batch sent %d in 2 s through two Transports (cap 0.2 of 50/s, kept in Redis)", n)
+	if n > 23 || n < 17 {
+		t.Errorf("batch sent %d, want 17..23: the cap is shared, not per Transport (each alone would send ~21)", n)
+	}
 }

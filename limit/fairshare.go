@@ -2,14 +2,13 @@ package limit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 )
 
 // capSet enforces one consumer's cap: local limiters taken all or nothing
-// (exactly undone), or one foreign limiter (NewCap's) through Reserve.
+// (exactly undone), or one foreign limiter (NewCap's) through Allow.
 type capSet struct {
 	rates   []Rate // the scaled rates
 	locals  []local
@@ -82,19 +81,18 @@ func (cs *capSet) members() []Limiter {
 // burst, a foreign cap that failed).
 func (cs *capSet) take(ctx context.Context, n int64) (undo func(), ok bool, retry int64, err error) {
 	if cs.foreign != nil {
-		r, err := cs.foreign.Reserve(ctx, n)
-		var we *WaitError
+		// Allow, not Reserve: a reservation cancelled while another
+		// process holds a later one gives nothing back, which cost a
+		// quarter of a cap shared by two processes. The price: units of a
+		// granted cap are not returned when the inner limiter then refuses.
+		r, err := cs.foreign.Allow(ctx, n)
 		switch {
-		case errors.As(err, &we):
-			return nil, false, max(int64(we.Wait), 1), nil
 		case err != nil:
 			return nil, false, 0, err
+		case !r.Allowed:
+			return nil, false, max(int64(r.RetryAfter), 1), nil
 		}
-		if d := time.Until(r.At()); d > 0 {
-			r.Cancel(ctx)
-			return nil, false, int64(d), nil
-		}
-		return func() { r.Cancel(context.WithoutCancel(ctx)) }, true, 0, nil
+		return nil, true, 0, nil
 	}
 	toks := make([]int64, 0, len(cs.locals))
 	undoN := func(k int) {
