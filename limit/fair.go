@@ -249,6 +249,15 @@ func (f *Fair) Wait(ctx context.Context, n int64) error {
 		f.mu.Unlock()
 		return err
 	}
+	if f.busy == nil && len(f.act) == 0 && f.est != nil && (c.cap == nil || c.cap.foreign == nil) {
+		// Nobody waits and every limiter is local: take at once if the
+		// units are there, without queueing (no I/O under f.mu).
+		if r, err := c.both.Allow(ctx, n); err == nil && r.Allowed {
+			f.grantedLocked(c, n)
+			f.mu.Unlock()
+			return nil
+		}
+	}
 	now := f.clk.now()
 	w := &fairWaiter{c: c, n: n, key: now - int64(PriorityFrom(ctx))*f.aging, seq: f.seq, wake: make(chan struct{}, 1)}
 	f.seq++
@@ -359,13 +368,20 @@ func (f *Fair) serve(ctx context.Context, w *fairWaiter, dl time.Time, hasDL boo
 	}
 	f.mu.Lock()
 	if err == nil {
-		tag := max(f.vtime, c.finish)
-		f.vtime = tag
-		c.finish = tag + float64(w.n)/c.weight
+		f.grantedLocked(c, w.n)
 	}
 	f.leaveLocked(w)
 	f.mu.Unlock()
 	return true, err
+}
+
+// grantedLocked advances the virtual time and c's finish tag for a grant
+// of n units to c.
+// requires f.mu held
+func (f *Fair) grantedLocked(c *fairConsumer, n int64) {
+	tag := max(f.vtime, c.finish)
+	f.vtime = tag
+	c.finish = tag + float64(n)/c.weight
 }
 
 // insertLocked queues w in its consumer's queue by (key, seq).

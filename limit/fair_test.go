@@ -341,3 +341,41 @@ func TestScaleRate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFairWait is the cost Fair adds to a Wait that is granted at
+// once (an unlimited inner Bucket), alone and from parallel callers, who
+// then take turns on the inner limiter.
+func BenchmarkFairWait(b *testing.B) {
+	for _, name := range []string{"bucket", "fair"} {
+		newL := func() Limiter {
+			inner, _ := NewBucket(Inf)
+			if name == "bucket" {
+				return inner
+			}
+			f, _ := NewFair(inner, FairOptions{})
+			return f
+		}
+		ctx := WithConsumer(bg, "web")
+		b.Run(name, func(b *testing.B) {
+			l := newL()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := l.Wait(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/parallel", func(b *testing.B) {
+			l := newL()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := l.Wait(ctx, 1); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
