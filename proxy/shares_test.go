@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -147,5 +149,80 @@ func TestConsumerShare(t *testing.T) {
 	}
 	if !strings.Contains(r.log(), `"reason":"consumer_share"`) {
 		t.Error("no access-log line with reason consumer_share")
+	}
+}
+
+// interactiveThroughProxy has alice keep 100 requests queued on a 50/s
+// burst-10 route while bob sends one request every 250ms for 3 s, and
+// returns bob's latencies, sorted. Bob does not wait for one answer
+// before the next request.
+func interactiveThroughProxy(t *testing.T, fair bool) []time.Duration {
+	r := newRig(t, func(c *Config, _ string) {
+		c.Pipeline.Routes[0].Limits = []sluice.LimitConfig{{Rate: "50/s", Burst: 10}}
+		c.FairQueuing = &fair
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, "GET", r.srv.URL+"/prov/batch", nil)
+				req.Header.Set("Authorization", "Bearer "+aliceToken)
+				if resp, err := r.srv.Client().Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond) // the backlog builds
+	lat := make([]time.Duration, 12)
+	var bob sync.WaitGroup
+	for i := range lat {
+		time.Sleep(250 * time.Millisecond)
+		bob.Go(func() {
+			start := time.Now()
+			code := 0
+			req, _ := http.NewRequest("GET", r.srv.URL+"/prov/web", nil)
+			req.Header.Set("Authorization", "Bearer "+bobToken)
+			resp, err := r.srv.Client().Do(req)
+			if err == nil {
+				code = resp.StatusCode
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if code != 200 {
+				t.Errorf("bob: %d %v", code, err)
+			}
+			lat[i] = time.Since(start)
+		})
+	}
+	bob.Wait()
+	cancel()
+	wg.Wait()
+	slices.Sort(lat)
+	return lat
+}
+
+// TestFairnessThroughProxy: behind 100 queued requests of a greedy
+// consumer on a 50/s route (2 s of backlog), an interactive consumer's
+// requests take about two intervals with fair queuing; without it they
+// wait for the backlog. Both runs are logged (docs/benchmarks.md).
+func TestFairnessThroughProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 10 s of real time")
+	}
+	fifo := interactiveThroughProxy(t, false)
+	fair := interactiveThroughProxy(t, true)
+	p := func(ds []time.Duration, q float64) time.Duration {
+		return ds[min(len(ds)-1, int(float64(len(ds))*q))].Round(time.Millisecond)
+	}
+	t.Logf("interactive latency behind 100 queued batch requests, 50/s burst 10: fair_queuing off p50 %v p99 %v; on p50 %v p99 %v",
+		p(fifo, 0.5), p(fifo, 0.99), p(fair, 0.5), p(fair, 0.99))
+	if got := p(fair, 0.99); got > 300*time.Millisecond {
+		t.Errorf("fair queuing: interactive p99 %v, want <= 300ms (two intervals are 40ms)", got)
+	}
+	if got := p(fifo, 0.5); got < time.Second {
+		t.Errorf("without fair queuing: interactive p50 %v; the baseline should show the 2 s backlog", got)
 	}
 }
