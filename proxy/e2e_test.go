@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,6 +204,7 @@ func (l *syncLog) String() string {
 type acceptClock struct {
 	mu          sync.Mutex
 	first, last time.Time
+	all         []time.Time // every accept, for gaps
 }
 
 func (a *acceptClock) Handler() http.Handler {
@@ -212,9 +215,30 @@ func (a *acceptClock) Handler() http.Handler {
 			a.first = now
 		}
 		a.last = now
+		a.all = append(a.all, now)
 		a.mu.Unlock()
 		io.WriteString(w, `{"ok":true}`)
 	})
+}
+
+// gaps returns the k longest intervals between accepts, with when they
+// began (seconds after the first), longest first.
+func (a *acceptClock) gaps(k int) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	type gap struct {
+		at, d time.Duration
+	}
+	var gs []gap
+	for i := 1; i < len(a.all); i++ {
+		gs = append(gs, gap{a.all[i-1].Sub(a.first), a.all[i].Sub(a.all[i-1])})
+	}
+	slices.SortFunc(gs, func(x, y gap) int { return cmp.Compare(y.d, x.d) })
+	var b strings.Builder
+	for i := 0; i < k && i < len(gs); i++ {
+		fmt.Fprintf(&b, " %v at %.2fs", gs[i].d.Round(time.Millisecond), gs[i].at.Seconds())
+	}
+	return b.String()
 }
 
 func (a *acceptClock) span() time.Duration {
@@ -247,6 +271,9 @@ func checkShare(t *testing.T, prov *sluicetest.Server, clock *acceptClock, res [
 		total, end.Sub(start).Seconds(), span, st.Accepted, st.Rejected, used*100)
 	if st.Rejected != 0 {
 		t.Errorf("provider throttled %d requests; want 0", st.Rejected)
+	}
+	if t.Failed() || used < 0.95 {
+		t.Logf("longest gaps between accepted requests:%s", clock.gaps(5))
 	}
 	switch {
 	case raceEnabled:

@@ -96,11 +96,11 @@ func startProxy(t *testing.T, bin, path string, env []string) string {
 	return ""
 }
 
-// warnings keeps the log lines above info level.
+// warnings keeps the log lines above info level and the provider's 429s.
 func warnings(log string) string {
 	var b strings.Builder
 	for _, l := range strings.Split(log, "\n") {
-		if !strings.Contains(l, `"level":"INFO"`) && strings.TrimSpace(l) != "" {
+		if (!strings.Contains(l, `"level":"INFO"`) || strings.Contains(l, "rate_limited") || strings.Contains(l, `"status":429`)) && strings.TrimSpace(l) != "" {
 			b.WriteString(l + "\n")
 		}
 	}
