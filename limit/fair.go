@@ -14,14 +14,15 @@ import (
 // context with WithConsumer; requests without one are consumer "".
 //
 // Waiters queue per consumer (by priority and arrival, as in a Bucket's
-// queue). One waiter at a time, the one picked, waits on the inner limiter;
+// queue). The picked waiters (one at a time over this package's limiters,
+// up to FairOptions.InFlight over foreign ones) wait on the inner limiter;
 // the others sleep. The pick is start-time fair queuing: consumer c's next
 // request gets the tag max(V, F_c), where V is the tag of the last request
 // granted and F_c is c's last tag plus n/weight; the smallest tag among the
 // consumers whose cap allows them now goes next. A consumer that has been
 // idle starts at V, so however many requests a greedy consumer has queued,
-// a newcomer waits for the request being granted and then for at most one
-// request of each other waiting consumer (per its weight), not for the
+// a newcomer waits for the requests already picked and then for at most
+// one request of each other waiting consumer (per its weight), not for the
 // queue. While several consumers wait, each is granted units in proportion
 // to its weight.
 //
@@ -39,7 +40,7 @@ import (
 //
 // Over a limiter shared between processes (limit/redislimit), fairness holds
 // among the waiters of one Fair, that is of one process: each process
-// forwards one request at a time to the shared limiter. A cap is global when
+// forwards up to InFlight picked requests at a time to the shared limiter. A cap is global when
 // FairOptions.NewCap builds it on the shared store, else it holds per
 // process.
 //
@@ -58,8 +59,11 @@ type Fair struct {
 	cons  map[string]*fairConsumer // guarded by mu
 	act   []*fairConsumer          // guarded by mu; consumers with waiters
 	vtime float64                  // guarded by mu; V, the tag of the last grant
-	busy  *fairWaiter              // guarded by mu; the waiter on the inner limiter
-	seq   uint64                   // guarded by mu
+	// serving counts the picked waiters: those waiting on the inner
+	// limiter (or taking their cap), at most window.
+	serving int // guarded by mu
+	window  int
+	seq     uint64 // guarded by mu
 }
 
 // estimator is implemented by this package's limiters.
@@ -94,6 +98,14 @@ type FairOptions struct {
 	// Aging is how much waiting one priority level is worth within a
 	// consumer's queue. 0 means DefaultAging.
 	Aging time.Duration
+	// InFlight is how many picked requests may wait on the inner limiter
+	// at once. 0 means 1 over this package's limiters, which keeps the fair
+	// order exact, and 4 over a foreign one: a limit/redislimit limiter
+	// takes a round trip to reserve each request, and one request at a time
+	// per process (reserve, sleep, hand over, reserve) fell below the rate
+	// when the processes were starved for CPU. With InFlight k a newcomer
+	// waits for up to k requests already picked, not 1.
+	InFlight int
 }
 
 // CapError reports that a consumer's cap (Share.Cap) would make a request
@@ -148,6 +160,16 @@ func NewFair(inner Limiter, o FairOptions) (*Fair, error) {
 	if e, ok := inner.(estimator); ok {
 		f.est = e
 	}
+	switch {
+	case o.InFlight < 0:
+		return nil, fmt.Errorf("limit: NewFair: in-flight %d must not be negative", o.InFlight)
+	case o.InFlight > 0:
+		f.window = o.InFlight
+	case f.est != nil:
+		f.window = 1
+	default:
+		f.window = 4
+	}
 	return f, nil
 }
 
@@ -177,6 +199,11 @@ type fairWaiter struct {
 	key  int64 // arrival minus priority*aging
 	seq  uint64
 	wake chan struct{} // buffered(1): "look again"
+	// picked is set when w may take its cap and wait on the inner
+	// limiter; its consumer's finish tag was then prev, and became
+	// charged.
+	picked        bool
+	prev, charged float64
 }
 
 func (a *fairWaiter) before(b *fairWaiter) bool {
@@ -249,7 +276,7 @@ func (f *Fair) Wait(ctx context.Context, n int64) error {
 		f.mu.Unlock()
 		return err
 	}
-	if f.busy == nil && len(f.act) == 0 && f.est != nil && (c.cap == nil || c.cap.foreign == nil) {
+	if f.serving == 0 && len(f.act) == 0 && f.est != nil && (c.cap == nil || c.cap.foreign == nil) {
 		// Nobody waits and every limiter is local: take at once if the
 		// units are there, without queueing (no I/O under f.mu).
 		if r, err := c.both.Allow(ctx, n); err == nil && r.Allowed {
@@ -269,9 +296,7 @@ func (f *Fair) Wait(ctx context.Context, n int64) error {
 			return err
 		}
 	}
-	if f.busy == nil {
-		f.handOffLocked(now)
-	}
+	f.handOffLocked(now)
 	f.mu.Unlock()
 
 	var timer *time.Timer
@@ -282,7 +307,7 @@ func (f *Fair) Wait(ctx context.Context, n int64) error {
 	}()
 	for {
 		f.mu.Lock()
-		mine := f.busy == w
+		mine := w.picked
 		var sleep int64
 		if !mine {
 			now := f.clk.now()
@@ -293,7 +318,7 @@ func (f *Fair) Wait(ctx context.Context, n int64) error {
 					return err
 				}
 			}
-			if c.capAt > now && c.q[0] == w {
+			if c.capAt > now && c.next() == w {
 				sleep = c.capAt - now // the head of a capped consumer watches the cap
 			}
 		}
@@ -320,9 +345,7 @@ func (f *Fair) Wait(ctx context.Context, n int64) error {
 			}
 		case <-tick:
 			f.mu.Lock()
-			if f.busy == nil {
-				f.handOffLocked(f.clk.now())
-			}
+			f.handOffLocked(f.clk.now())
 			f.mu.Unlock()
 		case <-ctx.Done():
 			f.mu.Lock()
@@ -333,9 +356,9 @@ func (f *Fair) Wait(ctx context.Context, n int64) error {
 	}
 }
 
-// serve is run by the picked waiter: take the consumer's cap, then wait on
-// the inner limiter. done is false when the cap refused and w goes back to
-// waiting.
+// serve is run by a picked waiter (its consumer already charged): take
+// the consumer's cap, then wait on the inner limiter. done is false when
+// the cap refused and w goes back to waiting, its charge undone.
 func (f *Fair) serve(ctx context.Context, w *fairWaiter, dl time.Time, hasDL bool) (done bool, err error) {
 	c := w.c
 	var undo func()
@@ -347,7 +370,7 @@ func (f *Fair) serve(ctx context.Context, w *fairWaiter, dl time.Time, hasDL boo
 			f.mu.Lock()
 			now := f.clk.now()
 			c.capAt = now + retry
-			f.busy = nil
+			f.unpickLocked(w)
 			if hasDL {
 				err = f.lateLocked(w, now, dl)
 			}
@@ -367,9 +390,6 @@ func (f *Fair) serve(ctx context.Context, w *fairWaiter, dl time.Time, hasDL boo
 		}
 	}
 	f.mu.Lock()
-	if err == nil {
-		f.grantedLocked(c, w.n)
-	}
 	f.leaveLocked(w)
 	f.mu.Unlock()
 	return true, err
@@ -402,15 +422,42 @@ func (f *Fair) insertLocked(w *fairWaiter) {
 	}
 }
 
-// leaveLocked removes w; if w held the inner limiter, or headed a consumer
+// next returns c's first waiter not yet picked, or nil.
+func (c *fairConsumer) next() *fairWaiter {
+	for _, w := range c.q {
+		if !w.picked {
+			return w
+		}
+	}
+	return nil
+}
+
+// unpickLocked puts w back among the waiters after its cap refused: its
+// charge is undone if nothing was charged to its consumer since.
+// requires f.mu held
+func (f *Fair) unpickLocked(w *fairWaiter) {
+	if !w.picked {
+		return
+	}
+	w.picked = false
+	f.serving--
+	if w.c.finish == w.charged {
+		w.c.finish = w.prev
+	}
+}
+
+// leaveLocked removes w; if w was picked, or was the next of a consumer
 // waiting on its cap, the next waiter is told to look again.
 // requires f.mu held
 func (f *Fair) leaveLocked(w *fairWaiter) {
 	c := w.c
-	head := false
+	head := c.next() == w
+	if w.picked {
+		w.picked = false
+		f.serving--
+	}
 	for i, o := range c.q {
 		if o == w {
-			head = i == 0
 			c.q = append(c.q[:i], c.q[i+1:]...)
 			c.units -= w.n
 			break
@@ -425,39 +472,45 @@ func (f *Fair) leaveLocked(w *fairWaiter) {
 				break
 			}
 		}
-	} else if head && c.capAt != 0 {
-		signal(c.q[0]) // the new head watches the cap
+	} else if nx := c.next(); head && c.capAt != 0 && nx != nil {
+		signal(nx) // the new next watches the cap
 	}
-	if f.busy == w {
-		f.busy = nil
-	}
-	if f.busy == nil {
-		f.handOffLocked(f.clk.now())
-	}
+	f.handOffLocked(f.clk.now())
 }
 
-// handOffLocked picks the next waiter to wait on the inner limiter: the
-// head of the consumer with the smallest tag among those whose cap has not
-// refused it until after now. Ties go to the earlier arrival.
-// requires f.mu held, f.busy nil
+// handOffLocked picks waiters to wait on the inner limiter while fewer
+// than window are: each time the next waiter of the consumer with the
+// smallest tag among those whose cap has not refused it until after now
+// (ties to the earlier arrival), charging its consumer at once.
+// requires f.mu held
 func (f *Fair) handOffLocked(now int64) {
-	var best *fairConsumer
-	var bestTag float64
-	for _, c := range f.act {
-		if c.capAt > now {
-			continue
+	for f.serving < f.window {
+		var best *fairConsumer
+		var bestW *fairWaiter
+		var bestTag float64
+		for _, c := range f.act {
+			if c.capAt > now {
+				continue
+			}
+			w := c.next()
+			if w == nil {
+				continue
+			}
+			tag := max(f.vtime, c.finish)
+			if best == nil || tag < bestTag || (tag == bestTag && w.before(bestW)) {
+				best, bestW, bestTag = c, w, tag
+			}
 		}
-		tag := max(f.vtime, c.finish)
-		if best == nil || tag < bestTag || (tag == bestTag && c.q[0].before(best.q[0])) {
-			best, bestTag = c, tag
+		if best == nil {
+			return
 		}
+		best.capAt = 0
+		bestW.picked, bestW.prev = true, best.finish
+		f.grantedLocked(best, bestW.n)
+		bestW.charged = best.finish
+		f.serving++
+		signal(bestW)
 	}
-	if best == nil {
-		return
-	}
-	best.capAt = 0
-	f.busy = best.q[0]
-	signal(f.busy)
 }
 
 func signal(w *fairWaiter) {

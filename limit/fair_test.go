@@ -90,6 +90,15 @@ func TestFairInteractiveNotStarved(t *testing.T) {
 	if p50 := pct(fifo, 0.5); p50 < 5*time.Second {
 		t.Errorf("FIFO: interactive p50 wait %v; the baseline should show the backlog (>= 5s)", p50)
 	}
+	// Over a foreign limiter (as Redis), 4 picked requests wait on it at
+	// once: the newcomer waits for them, then its own turn.
+	foreign := interactiveWaits(t, func() Limiter {
+		return mustFair(t, foreignLimiter{mustBucket(t, rate)}, []Rate{rate}, nil)
+	})
+	t.Logf("over a foreign limiter (InFlight 4): p50 %v p99 %v", pct(foreign, 0.5), pct(foreign, 0.99))
+	if p99 := pct(foreign, 0.99); p99 > 5*rate.Interval()+time.Millisecond {
+		t.Errorf("foreign: interactive p99 wait %v, want <= %v", p99, 5*rate.Interval())
+	}
 }
 
 // grants runs the greedy consumers of shares (k goroutines each) on a
@@ -306,6 +315,7 @@ func TestNewFairErrors(t *testing.T) {
 		{"cap without rates", b, FairOptions{}, Share{Cap: 0.5}},
 		{"cap over 1", b, FairOptions{Rates: []Rate{PerSecond(1)}}, Share{Cap: 1.5}},
 		{"negative weight", b, FairOptions{Rates: []Rate{PerSecond(1)}}, Share{Weight: -1}},
+		{"negative in-flight", b, FairOptions{InFlight: -1}, Share{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -149,8 +149,11 @@ type workerResult struct {
 
 // runWorkers starts two Python and two Node worker processes, worker i on
 // bases[i], each sending n requests from the same start instant.
-func runWorkers(t *testing.T, bases [4]string, n int, start time.Time) []workerResult {
+// It also returns the scheduling stalls of this process during the run
+// (see stallWatch).
+func runWorkers(t *testing.T, bases [4]string, n int, start time.Time) ([]workerResult, []stall) {
 	t.Helper()
+	watch := watchStalls()
 	ms := strconv.FormatInt(start.UnixMilli(), 10)
 	ns := strconv.Itoa(n)
 	cmds := [][]string{
@@ -179,7 +182,7 @@ func runWorkers(t *testing.T, bases [4]string, n int, start time.Time) []workerR
 		})
 	}
 	wg.Wait()
-	return res
+	return res, watch.Stop()
 }
 
 type syncLog struct {
@@ -251,7 +254,11 @@ func (a *acceptClock) span() time.Duration {
 // used: accepted / (burst + rate * span), span being the time from the
 // provider's first accepted request to its last, so the workers' start-up
 // and exit are not counted against the proxy.
-func checkShare(t *testing.T, prov *sluicetest.Server, clock *acceptClock, res []workerResult, start time.Time, n int) {
+//
+// When this process was not scheduled for stallLimit or more while the
+// provider was busy (stalls, from runWorkers), the machine is overloaded: the 429s and the
+// share are logged, not asserted (every request must still succeed).
+func checkShare(t *testing.T, prov *sluicetest.Server, clock *acceptClock, res []workerResult, stalls []stall, start time.Time, n int) {
 	t.Helper()
 	var end time.Time
 	total := 0
@@ -266,14 +273,22 @@ func checkShare(t *testing.T, prov *sluicetest.Server, clock *acceptClock, res [
 	}
 	st := prov.Stats()
 	span := clock.span().Seconds()
+	clock.mu.Lock()
+	stall := worstStall(stalls, clock.first, clock.last)
+	clock.mu.Unlock()
 	used := float64(st.Accepted) / (10 + 50*span)
-	t.Logf("%d requests, workers done %.2fs after the start, provider busy %.2fs: accepted %d, rejected %d; quota used %.1f%%",
-		total, end.Sub(start).Seconds(), span, st.Accepted, st.Rejected, used*100)
+	t.Logf("%d requests, workers done %.2fs after the start, provider busy %.2fs: accepted %d, rejected %d; quota used %.1f%%; worst stall of this process meanwhile %v",
+		total, end.Sub(start).Seconds(), span, st.Accepted, st.Rejected, used*100, stall.Round(time.Millisecond))
+	if st.Rejected != 0 || used < 0.95 {
+		t.Logf("longest gaps between accepted requests:%s", clock.gaps(5))
+	}
+	if stall >= stallLimit {
+		t.Logf("this process stalled %v (>= %v): the machine is overloaded; provider 429s (%d) and quota share (%.1f%%) not asserted",
+			stall.Round(time.Millisecond), stallLimit, st.Rejected, used*100)
+		return
+	}
 	if st.Rejected != 0 {
 		t.Errorf("provider throttled %d requests; want 0", st.Rejected)
-	}
-	if t.Failed() || used < 0.95 {
-		t.Logf("longest gaps between accepted requests:%s", clock.gaps(5))
 	}
 	switch {
 	case raceEnabled:
@@ -317,8 +332,8 @@ func TestFourWorkersOneProxy(t *testing.T) {
 	srv := e2eProxy(t, prov.URL, sluice.Config{Routes: []sluice.Route{{Name: "api", Match: sluice.Match{Host: "127.0.0.1"},
 		Policy: sluice.Policy{Limits: []sluice.LimitConfig{{Rate: rate, Burst: burst}}}}}})
 	start := time.Now().Add(1500 * time.Millisecond)
-	res := runWorkers(t, [4]string{srv.URL, srv.URL, srv.URL, srv.URL}, perWorker, start)
-	checkShare(t, prov, clock, res, start, perWorker)
+	res, stalls := runWorkers(t, [4]string{srv.URL, srv.URL, srv.URL, srv.URL}, perWorker, start)
+	checkShare(t, prov, clock, res, stalls, start, perWorker)
 }
 
 func testRedis(t *testing.T) redis.UniversalClient {
@@ -383,6 +398,6 @@ func TestFourWorkersTwoReplicas(t *testing.T) {
 	a := e2eProxy(t, prov.URL, pipe)
 	b := e2eProxy(t, prov.URL, pipe)
 	start := time.Now().Add(1500 * time.Millisecond)
-	res := runWorkers(t, [4]string{a.URL, a.URL, b.URL, b.URL}, perWorker, start)
-	checkShare(t, prov, clock, res, start, perWorker)
+	res, stalls := runWorkers(t, [4]string{a.URL, a.URL, b.URL, b.URL}, perWorker, start)
+	checkShare(t, prov, clock, res, stalls, start, perWorker)
 }

@@ -165,6 +165,6 @@ proxy:
 	a := startProxy(t, bin, path, env)
 	b := startProxy(t, bin, path, env)
 	start := time.Now().Add(1500 * time.Millisecond)
-	res := runWorkers(t, [4]string{a, a, b, b}, perWorker, start)
-	checkShare(t, prov, clock, res, start, perWorker)
+	res, stalls := runWorkers(t, [4]string{a, a, b, b}, perWorker, start)
+	checkShare(t, prov, clock, res, stalls, start, perWorker)
 }
