@@ -2,10 +2,14 @@ package limit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 )
+
+// This file holds the caps (capSet), the estimates, CapError, the consumer
+// context key and Fair's Allow, Reserve, PauseUntil and SetRate.
 
 // capSet enforces one consumer's cap: local limiters taken all or nothing
 // (exactly undone), or one foreign limiter (NewCap's) through Allow.
@@ -216,4 +220,105 @@ func (f *Fair) lateLocked(w *fairWaiter, now int64, dl time.Time) error {
 		return &CapError{Consumer: c.name, Cap: c.share, WaitError: we}
 	}
 	return we
+}
+
+// CapError reports that a consumer's cap (Share.Cap) would make a request
+// wait past its deadline. It unwraps to the *WaitError, so it matches
+// ErrWouldExceedDeadline.
+type CapError struct {
+	// Consumer is the capped consumer.
+	Consumer string
+	// Cap is its fraction of the rate.
+	Cap float64
+	*WaitError
+}
+
+// Error implements error.
+func (e *CapError) Error() string {
+	return fmt.Sprintf("limit: consumer %q is capped at %g of the rate and would wait %v, past the context deadline",
+		e.Consumer, e.Cap, e.Wait.Round(time.Millisecond))
+}
+
+// Unwrap returns the *WaitError.
+func (e *CapError) Unwrap() error { return e.WaitError }
+
+type consumerKey struct{}
+
+// WithConsumer returns a context whose requests a Fair limiter counts as
+// consumer name's.
+func WithConsumer(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, consumerKey{}, name)
+}
+
+// ConsumerFrom returns the consumer named on ctx, or "".
+func ConsumerFrom(ctx context.Context) string {
+	s, _ := ctx.Value(consumerKey{}).(string)
+	return s
+}
+
+// Allow takes n units now if nobody is waiting, the consumer's cap allows
+// and the inner limiter allows; see Limiter.Allow.
+func (f *Fair) Allow(ctx context.Context, n int64) (Result, error) {
+	both, queued, err := f.forCall(ctx, n)
+	if err != nil {
+		return Result{}, err
+	}
+	if queued > 0 {
+		return Result{RetryAfter: time.Duration(max(f.estimateUnits(queued+n), 1))}, nil
+	}
+	return both.Allow(ctx, n)
+}
+
+// Reserve reserves n units of the consumer's cap and of the inner limiter
+// at once, outside the fair order (as Reserve is outside a Bucket's queue).
+func (f *Fair) Reserve(ctx context.Context, n int64) (*Reservation, error) {
+	both, _, err := f.forCall(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return both.Reserve(ctx, n)
+}
+
+func (f *Fair) forCall(ctx context.Context, n int64) (Limiter, int64, error) {
+	if n <= 0 {
+		return nil, 0, fmt.Errorf("%w: %d", ErrBadCost, n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.consumerLocked(ConsumerFrom(ctx))
+	if err != nil {
+		return nil, 0, err
+	}
+	var queued int64
+	for _, o := range f.act {
+		queued += o.units
+	}
+	return c.both, queued, nil
+}
+
+// PauseUntil pauses the inner limiter.
+func (f *Fair) PauseUntil(ctx context.Context, t time.Time) error { return f.inner.PauseUntil(ctx, t) }
+
+// SetRate changes the rate of the inner limiter and, scaled, of the local
+// caps whose rate has the same period.
+func (f *Fair) SetRate(ctx context.Context, r Rate) error {
+	if err := f.inner.SetRate(ctx, r); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var errs []error
+	for i, o := range f.rates {
+		if o.Period != r.Period {
+			continue
+		}
+		f.rates = append([]Rate(nil), f.rates...) // copied: estimateUnits reads it unlocked
+		f.rates[i] = r
+		for _, c := range f.cons {
+			if c.cap != nil {
+				errs = append(errs, c.cap.setRate(ctx, i, r, c.share))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
