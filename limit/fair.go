@@ -49,6 +49,7 @@ import (
 type Fair struct {
 	inner   Limiter
 	est     estimator // inner's estimate, nil for a foreign limiter
+	local   bool      // inner does no I/O (this package's, without foreign members)
 	clk     clock
 	aging   int64
 	shareOf func(string) Share
@@ -99,8 +100,8 @@ type FairOptions struct {
 	// consumer's queue. 0 means DefaultAging.
 	Aging time.Duration
 	// InFlight is how many picked requests may wait on the inner limiter
-	// at once. 0 means 1 over this package's limiters, which keeps the fair
-	// order exact, and 4 over a foreign one: a limit/redislimit limiter
+	// at once. 0 means 1 over this package's limiters (a Multi with no
+	// foreign member), which keeps the fair order exact, and 4 over others: a limit/redislimit limiter
 	// takes a round trip to reserve each request, and one request at a time
 	// per process (reserve, sleep, hand over, reserve) fell below the rate
 	// when the processes were starved for CPU. With InFlight k a newcomer
@@ -126,12 +127,18 @@ func NewFair(inner Limiter, o FairOptions) (*Fair, error) {
 	if e, ok := inner.(estimator); ok {
 		f.est = e
 	}
+	switch l := inner.(type) {
+	case *Bucket, *Window:
+		f.local = true
+	case *Multi:
+		f.local = len(l.foreign) == 0
+	}
 	switch {
 	case o.InFlight < 0:
 		return nil, fmt.Errorf("limit: NewFair: in-flight %d must not be negative", o.InFlight)
 	case o.InFlight > 0:
 		f.window = o.InFlight
-	case f.est != nil:
+	case f.local:
 		f.window = 1
 	default:
 		f.window = 4
@@ -242,7 +249,7 @@ func (f *Fair) Wait(ctx context.Context, n int64) error {
 		f.mu.Unlock()
 		return err
 	}
-	if f.serving == 0 && len(f.act) == 0 && f.est != nil && (c.cap == nil || c.cap.foreign == nil) {
+	if f.serving == 0 && len(f.act) == 0 && f.local && (c.cap == nil || c.cap.foreign == nil) {
 		// Nobody waits and every limiter is local: take at once if the
 		// units are there, without queueing (no I/O under f.mu).
 		if r, err := c.both.Allow(ctx, n); err == nil && r.Allowed {
