@@ -59,4 +59,4 @@ func worstStall(ss []stall, from, to time.Time) time.Duration {
 
 // stallLimit is the overshoot above which the worker tests do not assert
 // the provider's 429s and the quota share (they log them).
-const stallLimit = 100 * time.Millisecond
+const stallLimit = 200 * time.Millisecond
