@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sluicehq/sluice/httpcache"
+	"github.com/sluicehq/sluice/limit"
 )
 
 // Config is the declarative description of how sluice shapes traffic. The
@@ -40,6 +41,18 @@ type Config struct {
 	// Logger receives one record per event (see the package doc for the
 	// event names). Nil discards them. It cannot be set from YAML.
 	Logger *slog.Logger `yaml:"-"`
+
+	// Shares, when set, turns on fair queueing by consumer on every
+	// route's limits: requests name their consumer on the context
+	// (limit.WithConsumer), wait in weighted fair order with the other
+	// consumers' requests (see limit.Fair), and a consumer whose share has
+	// a Cap gets at most that fraction of each of the route's rates.
+	// Shares(route, consumer) is asked once per route and consumer. A cap
+	// on a route whose limits are Shared is kept in Redis too, so it holds
+	// across processes; fair ordering is per process. Nil means one queue
+	// per limit, by priority and arrival. It cannot be set from YAML
+	// (sluice proxy sets it from its consumers).
+	Shares func(route, consumer string) limit.Share `yaml:"-"`
 }
 
 // Route gives a policy to the requests that match it.

@@ -39,8 +39,9 @@ type RateLimitError struct {
 	Route string
 	// Wait is how long the request would have had to wait.
 	Wait time.Duration
-	// Reason says which limit: "limit", "paused by provider", "provider
-	// quota" or "cost exceeds burst".
+	// Reason says which limit: "limit", "consumer cap" (the consumer's
+	// share of the route, Config.Shares; Err is a *limit.CapError),
+	// "paused by provider", "provider quota" or "cost exceeds burst".
 	Reason string
 	// Host and Bucket name the provider's quota bucket that refused the
 	// request (Reason "provider quota"): Bucket is the provider's name for
@@ -76,6 +77,8 @@ func (e *RateLimitError) Error() string {
 	case "redis unavailable, on_failure: deny":
 		return fmt.Sprintf("sluice: route %s: Redis cannot decide the route's shared limit and redis.on_failure is deny, so the request was not sent; "+
 			"bring Redis back, or set on_failure to local or allow: %v", e.Route, e.Err)
+	case "consumer cap":
+		return fmt.Sprintf("sluice: route %s: %v; the consumer's cap (Config.Shares) holds even when the route is idle", e.Route, e.Err)
 	case "cost exceeds burst":
 		return fmt.Sprintf("sluice: route %s: the request's cost is larger than the burst of the route's limit, so it can never pass; "+
 			"raise limits[].burst or lower the cost (WithCost, cost): %v", e.Route, e.Err)

@@ -225,6 +225,9 @@ type limitBuilder struct {
 	opts   redislimit.Options
 	closed []*redislimit.Limiter // every Redis limiter made, to Close
 	mu     sync.Mutex            // guards closed
+	// shares, when set, wraps each limit group in a limit.Fair
+	// (Config.Shares).
+	shares func(route, consumer string) limit.Share
 }
 
 // limits makes the limiters of one route (or one host of it). Each limit
@@ -287,10 +290,18 @@ func (lb *limitBuilder) limiter(route string, ls []indexed, maxPause time.Durati
 		*remote = append(*remote, rl)
 		parts = append(parts, rl)
 	}
-	if len(parts) == 1 {
-		return parts[0], nil
+	var lim limit.Limiter = parts[0]
+	if len(parts) > 1 {
+		m, err := limit.NewMulti(parts...)
+		if err != nil {
+			return nil, err
+		}
+		lim = m
 	}
-	return limit.NewMulti(parts...)
+	if lb.shares == nil {
+		return lim, nil
+	}
+	return lb.fair(route, ls, lim, maxPause)
 }
 
 // windows makes the one Redis limiter of a group's shared strict limits,

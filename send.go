@@ -432,8 +432,13 @@ func (t *Transport) waitLimit(ctx context.Context, rt *route, req *http.Request,
 	}
 	var we *limit.WaitError
 	if errors.As(err, &we) {
-		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()), slog.String("reason", "limit"))
-		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: "limit", Err: err}
+		reason := "limit"
+		var ce *limit.CapError
+		if errors.As(err, &ce) {
+			reason = "consumer cap"
+		}
+		t.event(ctx, slog.LevelWarn, "rate_refused", rt, req, slog.Int64("wait_ms", we.Wait.Milliseconds()), slog.String("reason", reason))
+		return &RateLimitError{Route: rt.name, Wait: we.Wait, Reason: reason, Err: err}
 	}
 	if errors.Is(err, limit.ErrCostExceedsBurst) {
 		return &RateLimitError{Route: rt.name, Reason: "cost exceeds burst", Err: err}

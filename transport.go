@@ -63,6 +63,7 @@ func NewTransport(cfg Config, base http.RoundTripper) (*Transport, error) {
 	if t.lb, t.ownRedis, err = newLimitBuilder(cfg.Redis, t.log); err != nil {
 		return nil, err
 	}
+	t.lb.shares = cfg.Shares
 	t.defaults = compilePolicy(cfg.Defaults)
 	caching := t.defaults.cache.TTL > 0
 	for i, rc := range cfg.Routes {

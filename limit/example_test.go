@@ -102,3 +102,36 @@ func ExampleNewKeyed() {
 	// globex true
 	// 2
 }
+
+// A Fair limiter caps the batch consumer at 30% of a route's 10/s and
+// serves consumers in fair order when several wait.
+func ExampleNewFair() {
+	rate := limit.PerSecond(10)
+	route, _ := limit.NewBucket(rate)
+	f, _ := limit.NewFair(route, limit.FairOptions{
+		Rates: []limit.Rate{rate},
+		Share: func(consumer string) limit.Share {
+			if consumer == "batch" {
+				return limit.Share{Cap: 0.3} // at most 3/s, burst 3, even alone
+			}
+			return limit.Share{Weight: 1}
+		},
+	})
+	batch := limit.WithConsumer(context.Background(), "batch")
+	web := limit.WithConsumer(context.Background(), "web")
+	for range 4 {
+		r, _ := f.Allow(batch, 1)
+		fmt.Print(r.Allowed, " ")
+	}
+	r, _ := f.Allow(web, 1)
+	fmt.Println("| web:", r.Allowed)
+
+	ctx, cancel := context.WithTimeout(batch, 100*time.Millisecond)
+	defer cancel()
+	err := f.Wait(ctx, 1) // the cap's next unit is 333ms away: refused at once
+	var ce *limit.CapError
+	fmt.Println(errors.As(err, &ce), ce.Consumer, ce.Cap, errors.Is(err, limit.ErrWouldExceedDeadline))
+	// Output:
+	// true true true false | web: true
+	// true batch 0.3 true
+}

@@ -1,16 +1,21 @@
 package proxy
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/egress"
+	"github.com/sluicehq/sluice/limit"
 )
 
 // Config describes a proxy. The YAML fields load from the `proxy:` section
@@ -41,6 +46,12 @@ type Config struct {
 	// AllowAnonymous lets requests without a token through as consumer
 	// "anonymous". Off by default; meant for demos on loopback only.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// FairQueuing serves the requests waiting on a route's limits in
+	// weighted fair order by consumer (see Consumer.Weight), so that one
+	// greedy consumer cannot starve the others. Nil means on when there
+	// are two or more consumers or any consumer sets share, weight or
+	// routes; false turns it off (and then no consumer may set them).
+	FairQueuing *bool `yaml:"fair_queuing"`
 
 	// DefaultWait is how long a request may wait for its turn (queued
 	// behind rate limits) and its answer when it does not send
@@ -132,6 +143,60 @@ type Consumer struct {
 	// token; TokenFile names a file holding it. One is required.
 	TokenEnv  string `yaml:"token_env"`
 	TokenFile string `yaml:"token_file"`
+	// Share caps the consumer to this fraction, in (0, 1], of each of
+	// every limited route's rates, even when no other consumer wants the
+	// rest (a hard cap). 0 means no cap. A request the cap cannot serve
+	// within its wait gets 429 consumer_share.
+	Share float64 `yaml:"share"`
+	// Weight is the consumer's weight in fair queueing: while several
+	// consumers wait on a route, each is served in proportion to its
+	// weight. 0 means 1.
+	Weight float64 `yaml:"weight"`
+	// Routes overrides Share and Weight on the routes it names (the
+	// pipeline's route names); a field left 0 there keeps the consumer's.
+	// Share 1 lifts the cap on that route.
+	Routes map[string]RouteShare `yaml:"routes"`
+}
+
+// RouteShare is a consumer's share and weight on one route.
+type RouteShare struct {
+	// Share caps the consumer on this route; see Consumer.Share.
+	Share float64 `yaml:"share"`
+	// Weight is the consumer's fair-queueing weight on this route.
+	Weight float64 `yaml:"weight"`
+}
+
+// shares returns the consumer's share of route as a limit.Share.
+func (cs *Consumer) shares(route string) limit.Share {
+	sh, w := cs.Share, cs.Weight
+	if o, ok := cs.Routes[route]; ok {
+		if o.Share != 0 {
+			sh = o.Share
+		}
+		if o.Weight != 0 {
+			w = o.Weight
+		}
+	}
+	if sh >= 1 {
+		sh = 0
+	}
+	return limit.Share{Weight: w, Cap: sh}
+}
+
+// fair reports whether fair queueing is on (see FairQueuing).
+func (c *Config) fair() bool {
+	if c.FairQueuing != nil {
+		return *c.FairQueuing
+	}
+	if len(c.Consumers) >= 2 {
+		return true
+	}
+	for _, cs := range c.Consumers {
+		if cs.Share != 0 || cs.Weight != 0 || len(cs.Routes) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Forward configures forward-proxy and CONNECT modes.
@@ -193,6 +258,10 @@ func (c Config) Validate() error {
 	if len(c.Consumers) == 0 && !c.AllowAnonymous {
 		add("consumers", "at least one consumer with a token is required (or allow_anonymous: true, for demos only)")
 	}
+	routes := make([]string, len(c.Pipeline.Routes))
+	for i, r := range c.Pipeline.Routes {
+		routes[i] = cmp.Or(r.Name, fmt.Sprintf("route%d", i))
+	}
 	names := map[string]bool{}
 	for i, cs := range c.Consumers {
 		p := fmt.Sprintf("consumers[%d]", i)
@@ -205,6 +274,17 @@ func (c Config) Validate() error {
 		names[cs.Name] = true
 		if (cs.TokenEnv == "") == (cs.TokenFile == "") {
 			add(p, "set exactly one of token_env and token_file")
+		}
+		validShare(add, p, cs.Share, cs.Weight)
+		if c.FairQueuing != nil && !*c.FairQueuing && (cs.Share != 0 || cs.Weight != 0 || len(cs.Routes) > 0) {
+			add(p, "share, weight and routes need fair queuing; remove them or fair_queuing: false")
+		}
+		for _, r := range slices.Sorted(maps.Keys(cs.Routes)) {
+			if !slices.Contains(routes, r) {
+				add(p+".routes."+r, "no pipeline route is named %q (routes: %s)", r, strings.Join(routes, ", "))
+			}
+			o := cs.Routes[r]
+			validShare(add, p+".routes."+r, o.Share, o.Weight)
 		}
 	}
 	seen := map[string]int{}
@@ -256,6 +336,15 @@ func (c Config) Validate() error {
 		add("TLSClientConfig", "InsecureSkipVerify is refused: upstream TLS is always verified (add the CA to RootCAs)")
 	}
 	return joinErrs(errs)
+}
+
+func validShare(add func(string, string, ...any), field string, share, weight float64) {
+	if share < 0 || share > 1 || math.IsNaN(share) {
+		add(field+".share", "%g must be a fraction in (0, 1] of the route's rates (0.3 caps at 30%%)", share)
+	}
+	if weight < 0 || weight > 1000 || math.IsNaN(weight) {
+		add(field+".weight", "%g must be a positive weight up to 1000 (0 means 1)", weight)
+	}
 }
 
 func checkClasses(add func(string, string, ...any), field string, cs []string) {

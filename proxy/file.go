@@ -44,12 +44,11 @@ func Parse(data []byte) (Config, error) {
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	err := errors.Join(f.Config.Validate(), f.Proxy.Validate())
-	if err != nil {
+	c := f.Proxy
+	c.Pipeline = f.Config // the proxy section names its routes
+	if err := errors.Join(f.Config.Validate(), c.Validate()); err != nil {
 		return Config{}, err
 	}
-	c := f.Proxy
-	c.Pipeline = f.Config
 	return c, nil
 }
 

@@ -40,6 +40,8 @@ type Handler struct {
 	stats     counters
 	met       *meter // /metrics counts Stats does not keep
 	hist      *history
+	fair      bool                 // requests carry their consumer to the pipeline's limits
+	consumers map[string]*Consumer // by name
 	draining  atomic.Bool
 
 	mu       sync.Mutex
@@ -127,6 +129,13 @@ func New(cfg Config) (*Handler, error) {
 	if pipe.Logger == nil {
 		pipe.Logger = c.Logger
 	}
+	h.consumers = map[string]*Consumer{}
+	for i := range c.Consumers {
+		h.consumers[c.Consumers[i].Name] = &c.Consumers[i]
+	}
+	if h.fair = c.fair(); h.fair && pipe.Shares == nil {
+		pipe.Shares = h.shares
+	}
 	tr, err := sluice.NewTransport(pipe, sentMarker{h.base})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: pipeline: %w", err)
@@ -201,6 +210,15 @@ func (h *Handler) policyFor(host string) (*egress.Policy, error) {
 		return h.fwdPolicy, nil
 	}
 	return nil, &egress.RefusedError{Host: host, Reason: "host not allowed"}
+}
+
+// shares is the pipeline's Config.Shares: each consumer's share and
+// weight on a route, from the proxy's consumers.
+func (h *Handler) shares(route, consumer string) limit.Share {
+	if cs := h.consumers[consumer]; cs != nil {
+		return cs.shares(route)
+	}
+	return limit.Share{}
 }
 
 // Transport returns the pipeline the proxy sends through (for Stats).

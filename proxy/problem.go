@@ -18,6 +18,8 @@ type problem struct {
 	// Extensions.
 	Reason     string  `json:"reason"`
 	Route      string  `json:"route,omitempty"`
+	Consumer   string  `json:"consumer,omitempty"`
+	Share      float64 `json:"share,omitempty"`
 	RetryAfter float64 `json:"retry_after_seconds,omitempty"`
 }
 

@@ -235,6 +235,9 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, e *entry, u *url.
 	ctx, stop := context.WithTimeout(ctx, wait)
 	defer stop()
 	ctx = limit.WithPriority(ctx, prio)
+	if h.fair {
+		ctx = limit.WithConsumer(ctx, e.consumer)
+	}
 	if cost > 0 {
 		ctx = sluice.WithCost(ctx, cost)
 	}
@@ -306,6 +309,7 @@ func (h *Handler) bodyError(w http.ResponseWriter, e *entry, err error) {
 // fail answers a request the pipeline returned an error for.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, e *entry, err error) {
 	var rl *sluice.RateLimitError
+	var ce *limit.CapError
 	var ue x509.UnknownAuthorityError
 	var he x509.HostnameError
 	var mb *http.MaxBytesError
@@ -314,6 +318,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, ctx context.Conte
 		h.refuse(w, e, http.StatusServiceUnavailable, "draining", "the proxy is shutting down before this request's turn came; retry on another replica")
 	case r.Context().Err() != nil:
 		e.status, e.reason = 499, "client_gone"
+	case errors.As(err, &rl) && errors.As(err, &ce):
+		h.capped(w, e, rl, ce)
 	case errors.As(err, &rl):
 		li := h.limits[rl.Route]
 		rateLimitHeaders(w.Header(), rl.Route, li.quota, li.window, rl.Wait)
