@@ -56,6 +56,12 @@ type bucket struct {
 	inflight    float64        // concurrent-requests buckets
 	pending     []pendingGrant // grants not answered yet, in grant order
 
+	// a fixed window counted by response (see window.go)
+	windowed   bool           // the count below is kept by response
+	unseen     []pendingGrant // grants in the window whose response was not seen, in grant order
+	unseenLost float64        // units of unseen grants beyond maxPending
+	answerTime time.Duration  // smoothed time from grant to response
+
 	// the previous applied point, to measure a refill rate
 	prevRem  float64
 	prevAt   time.Time
@@ -95,6 +101,7 @@ func (b *bucket) rollover(now time.Time) {
 	b.lastReset = b.reset
 	b.obsAt = b.reset
 	b.applied = b.spent
+	b.forgetAnswered()
 	b.tat = time.Time{}
 	b.reset = time.Time{}
 	if b.window > 0 {
@@ -113,6 +120,12 @@ func (b *bucket) available(now time.Time) float64 {
 		return math.Inf(1)
 	}
 	r := b.remaining
+	if b.windowed && !b.refills() {
+		if b.limit >= 0 {
+			r = min(r, b.limit)
+		}
+		return r - b.unseenUnits()
+	}
 	switch {
 	case b.rate > 0:
 		r += b.paceRate() * max(now.Sub(b.obsAt).Seconds(), 0)
@@ -183,6 +196,9 @@ func (b *bucket) earliest(now time.Time, units, burstFrac float64) time.Time {
 	case b.rate > 0:
 		return now.Add(secs(deficit / b.paceRate()))
 	case b.reset.After(now):
+		if w := b.settleWait(deficit, now); w > 0 && now.Add(w).Before(b.reset) {
+			return now.Add(w)
+		}
 		return b.reset
 	}
 	last := b.obsAt
@@ -204,6 +220,7 @@ func (b *bucket) take(now time.Time, units float64) draw {
 		}
 	}
 	b.spent += units
+	b.noteGrant(units)
 	if units > 0 && len(b.pending) < maxPending {
 		b.pending = append(b.pending, pendingGrant{mark: b.spent, units: units})
 	}
@@ -242,22 +259,19 @@ func (b *bucket) apply(o Observation, mark float64, grantedAt, now time.Time, ro
 		b.window = o.Window
 	}
 	b.continuous = o.Continuous
-	fixed := !o.Continuous && !o.Reset.IsZero() && b.impliedRate(o, mark, now) == 0
-	if fixed && b.windowEnded(o, now) {
-		return // it describes a window that is over: rollover starts the next
+	if !o.Continuous && !o.Reset.IsZero() && b.impliedRate(o, mark, now) == 0 {
+		b.applyWindow(o, mark, grantedAt, now)
+		return
 	}
+	b.windowed, b.unseen, b.unseenLost = false, b.unseen[:0], 0
 	if mark < b.applied {
 		b.applyStale(o, now)
 		return
 	}
 	rate := b.impliedRate(o, mark, now)
-	reset := o.Reset
-	if fixed {
-		reset = b.windowReset(o, now)
-	}
 	rem := b.concurrentRemaining(o, mark, grantedAt, now)
 	b.rate = rate
-	b.remaining, b.obsAt, b.reset, b.applied = rem, now, reset, mark
+	b.remaining, b.obsAt, b.reset, b.applied = rem, now, o.Reset, mark
 	if b.remaining >= 0 && (b.prevAt.IsZero() || now.Sub(b.prevAt) >= minMeasure) {
 		b.prevRem, b.prevAt, b.prevMark = b.remaining, now, mark
 	}
@@ -338,6 +352,7 @@ func (b *bucket) pauseFor(sig Signal, o Observation, now time.Time, ceiling time
 			// The server says to try again then, before the reset: let
 			// one request probe (beyond the headroom).
 			b.remaining, b.applied = 1+b.keep(1), b.spent
+			b.forgetAnswered()
 		}
 	case b.rate == 0 && o.Reset.After(now):
 		until = o.Reset
@@ -350,6 +365,7 @@ func (b *bucket) pauseFor(sig Signal, o Observation, now time.Time, ceiling time
 			// Probe once the capped pause is over rather than wait for
 			// a reset the route does not trust.
 			b.remaining, b.applied = 1+b.keep(1), b.spent
+			b.forgetAnswered()
 		}
 	}
 	if until.After(b.pausedUntil) {

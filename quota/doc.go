@@ -75,7 +75,13 @@
 //     than the last applied one only lowers the count, when it reports less
 //     remaining (the server counted that request later), and so does one to
 //     a request sent before the last applied response arrived (a slow
-//     response may carry a count older than the one applied).
+//     response may carry a count older than the one applied). A fixed
+//     window is counted by response instead, as its count only goes down
+//     while the window lasts: the least remaining count reported in the
+//     window, minus the grants whose responses have not been seen. A
+//     request short of units that grants in flight may free checks again
+//     as their answers come (a fraction of the response time), not at the
+//     reset.
 //   - Token cost (Cost.Tokens) is drawn from token buckets (OpenAI tokens,
 //     Anthropic tokens and input-tokens) as well as requests from request
 //     buckets; a bucket counting what a request cannot state (output
