@@ -144,3 +144,28 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+// The least time for a fixed window of 50 per second counts from the start
+// of the window the job starts in: 200 requests starting 0.6 s into it need
+// four windows, the last beginning 2.4 s after the start.
+func TestIdealTime(t *testing.T) {
+	tests := []struct {
+		name   string
+		n      int
+		fixed  bool
+		offset time.Duration
+		want   time.Duration
+	}{
+		{"bucket", 200, false, 0, 3800 * time.Millisecond},
+		{"bucket ignores offset", 200, false, 600 * time.Millisecond, 3800 * time.Millisecond},
+		{"window, at a boundary", 200, true, 0, 3 * time.Second},
+		{"window, 0.6 s in", 200, true, 600 * time.Millisecond, 2400 * time.Millisecond},
+		{"window, one more request", 201, true, 600 * time.Millisecond, 3400 * time.Millisecond},
+		{"window, one window's worth", 50, true, 900 * time.Millisecond, 20 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := idealTime(tt.n, tt.fixed, tt.offset); got != tt.want {
+			t.Errorf("%s: idealTime(%d, %v, %v) = %v, want %v", tt.name, tt.n, tt.fixed, tt.offset, got, tt.want)
+		}
+	}
+}
