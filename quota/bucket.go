@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// unknownProbe is how long a bucket reported empty, with neither a reset nor
-// a known refill rate, holds requests before letting one through to learn
-// more.
+// unknownProbe is the longest a bucket reported empty, with neither a reset
+// nor a known refill rate, holds requests before letting one through to
+// learn more (see probe.go).
 const unknownProbe = time.Second
 
 // Safety margins that leave room for network and scheduling jitter: a
@@ -61,6 +61,7 @@ type bucket struct {
 	unseen     []pendingGrant // grants in the window whose response was not seen, in grant order
 	unseenLost float64        // units of unseen grants beyond maxPending
 	answerTime time.Duration  // smoothed time from grant to response
+	probes     uint           // probes of an empty bucket of unknown refill since it last had units (probe.go)
 
 	// the previous applied point, to measure a refill rate
 	prevRem  float64
@@ -162,9 +163,11 @@ func (b *bucket) spreads(now time.Time) bool {
 	return !b.refills() && b.remaining >= 0 && b.reset.After(now)
 }
 
-// earliest returns when b lets a request drawing units go, and the pace
-// (units/s) being enforced. Requires Tracker.mu held.
-func (b *bucket) earliest(now time.Time, units, burstFrac float64) time.Time {
+// earliest returns when b lets a request drawing units go. A paced request
+// (Cost.Paced: the caller holds it to a configured rate) is not held for a
+// probe of an empty bucket whose refill is unknown: the configured rate
+// paces it until b learns its own. Requires Tracker.mu held.
+func (b *bucket) earliest(now time.Time, units, burstFrac float64, paced bool) time.Time {
 	b.rollover(now)
 	if b.pausedUntil.After(now) {
 		return b.pausedUntil
@@ -201,11 +204,14 @@ func (b *bucket) earliest(now time.Time, units, burstFrac float64) time.Time {
 		}
 		return b.reset
 	}
+	if paced {
+		return now
+	}
 	last := b.obsAt
 	if b.lastGrant.After(last) {
 		last = b.lastGrant
 	}
-	return last.Add(unknownProbe)
+	return last.Add(b.probeWait())
 }
 
 // take records a grant of units at now. Requires Tracker.mu held.
@@ -219,6 +225,7 @@ func (b *bucket) take(now time.Time, units float64) draw {
 			b.tat = b.tat.Add(secs(interval * max(units, 1)))
 		}
 	}
+	b.noteProbe(now, max(units, 1))
 	b.spent += units
 	b.noteGrant(units)
 	if units > 0 && len(b.pending) < maxPending {
@@ -272,6 +279,7 @@ func (b *bucket) apply(o Observation, mark float64, grantedAt, now time.Time, ro
 	rem := b.concurrentRemaining(o, mark, grantedAt, now)
 	b.rate = rate
 	b.remaining, b.obsAt, b.reset, b.applied = rem, now, o.Reset, mark
+	b.probed()
 	if b.remaining >= 0 && (b.prevAt.IsZero() || now.Sub(b.prevAt) >= minMeasure) {
 		b.prevRem, b.prevAt, b.prevMark = b.remaining, now, mark
 	}
@@ -438,7 +446,7 @@ func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64, hold b
 		if cost.free && b.unit == Requests && !b.pausedUntil.After(now) && b.available(now) >= 1 {
 			continue // not paced: it waits only for a pause or an empty bucket
 		}
-		w := b.earliest(now, b.units(cost), burstFrac)
+		w := b.earliest(now, b.units(cost), burstFrac, cost.Paced)
 		if w.Sub(now) > roundingSlack/10 && !b.pauseLogged && (b.pausedUntil.After(now) || b.available(now) < 1) {
 			b.pauseLogged = true
 			h.events = append(h.events, event{msg: "bucket_paused", level: slog.LevelInfo, host: h.name, bucket: b.name,
