@@ -16,6 +16,11 @@
 //   - sluice: a sluice.Transport with no rate configured and up to 10
 //     attempts; it must learn the quota from headers or find the rate from
 //     bare throttles.
+//   - sluice-rate: the same, told the provider's rate: a limit of 50/s
+//     with burst 10 (the github provider's fixed window cannot be stated
+//     as a token bucket; that limit then binds).
+//   - failsafe-rate: failsafe-go's smooth rate limiter at 50/s inside its
+//     HTTP retry policy.
 //   - retryablehttp: go-retryablehttp's NewClient().StandardClient() with its
 //     defaults (4 retries, 1s..30s backoff honouring Retry-After on 429/503),
 //     logging off.

@@ -135,8 +135,8 @@ func TestReport(t *testing.T) {
 	report(&out, cfg, rows)
 	for _, want := range []string{
 		"dialect openai (sluice target: goodput >= 0.95, throttles <= 2% of requests, 0 failures; sluice-rate: goodput >= 0.97, throttles <= 0% of requests, 0 failures)",
-		"sluice  1.80s  1.00     1 (1.0%)      0         58      0s   PASS",
-		"resty   1.00s  1.20*    150 (150.0%)  30        60      0s   -",
+		"sluice  1.80s  1.80s  1.00     1 (1.0%)      0         58      0s   PASS",
+		"resty   1.00s  1.20s  1.20*    150 (150.0%)  30        60      0s   -",
 		"sluice met 1 of 1 targets",
 	} {
 		if !strings.Contains(out.String(), want) {

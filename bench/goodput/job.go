@@ -47,7 +47,12 @@ func (r row) goodput() float64 {
 	if r.wall <= 0 {
 		return 0
 	}
-	return idealTime(r.requests-r.failures, r.dialect.name == "github", r.windowOffset).Seconds() / r.wall.Seconds()
+	return r.ideal().Seconds() / r.wall.Seconds()
+}
+
+// ideal returns the least time the limit permits for r's 2xx answers.
+func (r row) ideal() time.Duration {
+	return idealTime(r.requests-r.failures, r.dialect.name == "github", r.windowOffset)
 }
 
 // idealTime is the least time the provider's limit permits for n requests:
