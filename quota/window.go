@@ -105,9 +105,17 @@ func (b *bucket) applyWindow(o Observation, mark float64, grantedAt, now time.Ti
 	}
 }
 
-// seen forgets the unseen grant of the given mark. Requires Tracker.mu
-// held.
+// seen forgets the unseen grant of the given mark, once answered. A
+// response to a request that drew nothing from b (a 304 GitHub does not
+// charge, one granted before b was known) comes with b.spent as its mark,
+// the mark of the latest grant, which is still unanswered: that grant's
+// response is not seen yet. Requires Tracker.mu held.
 func (b *bucket) seen(mark float64) {
+	for _, p := range b.pending {
+		if p.mark == mark {
+			return
+		}
+	}
 	for i, p := range b.unseen {
 		if p.mark == mark {
 			b.unseen = append(b.unseen[:i], b.unseen[i+1:]...)

@@ -212,3 +212,27 @@ func TestFixedWindowHeldUntilAnswersNotReset(t *testing.T) {
 		}
 	})
 }
+
+// A response to a request that drew nothing from the window (a 304 GitHub
+// does not charge) does not count as the response of the latest grant,
+// still in flight: that grant stays unseen, so a 304 reporting the count
+// from before it leaves 9 of 10, not 10.
+func TestFixedWindowUnchargedResponseSeesNoGrant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTestTracker(t, TrackerOptions{Dialect: DialectGitHub, BurstFraction: 1})
+		start := time.Now()
+		reset := start.Add(10 * time.Second)
+		resp := func(status int, rem string) *http.Response {
+			return respAt(start, status, "X-RateLimit-Limit", "10", "X-RateLimit-Remaining", rem,
+				"X-RateLimit-Reset", unix(reset), "X-RateLimit-Resource", "core")
+		}
+		feed(t, tr, "api", Cost{}, resp(200, "10"))
+		if _, err := tr.Acquire(context.Background(), "api", Cost{}); err != nil { // in flight
+			t.Fatal(err)
+		}
+		feed(t, tr, "api", Cost{Revalidation: true}, resp(http.StatusNotModified, "10"))
+		if s := tr.Stats(); len(s) != 1 || s[0].Remaining != 9 {
+			t.Errorf("Stats = %+v, want remaining 9 (one request in flight)", s)
+		}
+	})
+}
