@@ -236,3 +236,25 @@ func TestFixedWindowUnchargedResponseSeesNoGrant(t *testing.T) {
 		}
 	})
 }
+
+// A grant given back unsent (done(nil, nil)) was never counted: it does not
+// hold a unit of the window until the reset.
+func TestFixedWindowUnsentGrantFreesItsUnit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTestTracker(t, TrackerOptions{Dialect: DialectGitHub, BurstFraction: 1})
+		start := time.Now()
+		reset := start.Add(10 * time.Second)
+		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "5",
+			"X-RateLimit-Reset", unix(reset), "X-RateLimit-Resource", "core"))
+		for range 3 {
+			done, err := tr.Acquire(context.Background(), "api", Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done(nil, nil)
+		}
+		if s := tr.Stats(); len(s) != 1 || s[0].Remaining != 5 {
+			t.Errorf("Stats = %+v, want remaining 5 (nothing was sent)", s)
+		}
+	})
+}
