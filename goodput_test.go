@@ -113,7 +113,7 @@ func TestRateLimitRefusesPastDeadline(t *testing.T) {
 		if time.Since(start) != 0 {
 			t.Fatalf("waited %v before refusing; want an immediate refusal", time.Since(start))
 		}
-		// 1/min is paced 1% under its rate (the skew margin): 60.6 s.
+		// 1/min is paced 0.5% under its rate (the skew margin): 60.3 s.
 		if rl.Wait < 58*time.Second || rl.Wait > 61*time.Second {
 			t.Fatalf("RateLimitError.Wait = %v, want about 1m", rl.Wait)
 		}

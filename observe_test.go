@@ -99,8 +99,8 @@ func TestObserverSeesTheRequest(t *testing.T) {
 		if got := strings.Join(o.calls, "\n"); got != strings.Join(want, "\n") {
 			t.Fatalf("observer calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 		}
-		// The limit wait is the token's refill (1s at 1/s, paced 1% under:
-		// 1.01s); the pause is 2s, and its wait 2s plus at most 10% of jitter.
+		// The limit wait is the token's refill (1s at 1/s, paced 0.5% under:
+		// 1.005s); the pause is 2s, and its wait 2s plus at most 10% of jitter.
 		w := o.waits
 		if w[0] < 900*time.Millisecond || w[0] > 1011*time.Millisecond || w[1] < 1900*time.Millisecond || w[1] > 2*time.Second ||
 			w[2] < 2*time.Second || w[2] > 2200*time.Millisecond {

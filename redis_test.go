@@ -3,7 +3,9 @@ package sluice
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +45,30 @@ func testRedis(t *testing.T) redis.UniversalClient {
 	return mc
 }
 
+// testRedisTimeout bounds each Redis decision in the tests that check a
+// limit is shared. With the default 50 ms, a loaded machine (2 shared cores,
+// load 6, -race) timed calls out: the failure policy engaged ("redis
+// unavailable, failure policy engaged ... context deadline exceeded") and
+// each Transport fell back to the whole rate on its own, drawing 2 to 7
+// throttles in 9 of 16 runs of TestSharedLimitAcrossTransports run four at
+// once. What a timeout does is tested in limit/redislimit; these tests check
+// the sharing.
+const testRedisTimeout = 2 * time.Second
+
+// logWarnings returns a logger that passes warnings (the failure policy
+// engaging) to t.Log, so that a failure says whether Redis timed out.
+func logWarnings(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// tWriter writes to t.Log.
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
 // TestSharedLimitAcrossTransports: two Transports (as two processes would)
 // share one 20/s limit through Redis, so together they send at 20/s, not
 // 40/s, and the provider allowing 20/s never throttles.
@@ -62,7 +88,10 @@ func TestSharedLimitAcrossTransports(t *testing.T) {
 	srv := sluicetest.NewServer(sluicetest.Options{Limit: sluicetest.TokenBucket(22, 6), Dialect: sluicetest.DialectRetryAfter})
 	defer srv.Close()
 	cfg := Config{
-		Redis: &RedisConfig{Client: client, Prefix: prefix},
+		Logger: logWarnings(t),
+		// Two processes would each set expected_workers 2: should Redis
+		// time out anyway, each falls back to half the rate.
+		Redis: &RedisConfig{Client: client, Prefix: prefix, Timeout: testRedisTimeout, ExpectedWorkers: 2},
 		Routes: []Route{{Name: "api", Match: Match{Host: "127.0.0.1"}, Policy: Policy{
 			Limits: []LimitConfig{{Rate: "20/s", Burst: 5, Shared: true}},
 			Quota:  &QuotaConfig{Disabled: true},
@@ -120,7 +149,8 @@ func TestRedisSectionConnects(t *testing.T) {
 	srv := sluicetest.NewServer(sluicetest.Options{})
 	defer srv.Close()
 	cfg := Config{
-		Redis: &RedisConfig{Addr: addr, Prefix: prefix},
+		Logger: logWarnings(t),
+		Redis:  &RedisConfig{Addr: addr, Prefix: prefix, Timeout: testRedisTimeout},
 		Defaults: Policy{Limits: []LimitConfig{{Rate: "100/s", Shared: true}},
 			Quota: &QuotaConfig{Disabled: true}},
 	}

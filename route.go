@@ -369,36 +369,6 @@ func (lb *limitBuilder) one(route string, l indexed, maxPause time.Duration) (li
 	return rl, nil
 }
 
-// Margins for grant-to-arrival skew on a configured token bucket, as the
-// quota Tracker keeps on learned ones: a request granted exactly on time
-// may reach the provider a little early (a faster connection, a delayed
-// predecessor) and find its bucket empty. At exactly the provider's rate
-// x/time/rate drew one 429 per 200-request job on loopback; 1% under the
-// rate and one unit under a burst of at least 10 drew none (see
-// docs/benchmarks.md, issue 10).
-const (
-	burstHeadroom = 1
-	minHeadroom   = 10
-)
-
-// withMargin returns r paced at 99% of its rate, with burstHeadroom unit
-// less burst when the burst is at least minHeadroom.
-func withMargin(r limit.Rate) limit.Rate {
-	if r.Count <= 0 || r.Period <= 0 {
-		return r // Inf and the like
-	}
-	if r.Burst == 0 {
-		r.Burst = r.Count
-	}
-	if r.Burst >= minHeadroom {
-		r.Burst -= burstHeadroom
-	}
-	if r.Count < 1<<40 && r.Period < time.Duration(1<<62)/100 {
-		r.Count, r.Period = r.Count*99, r.Period*100
-	}
-	return r
-}
-
 // close waits for the Redis calls of every Redis limiter made that outlived
 // their timeout (only clients without context timeouts have such calls, run
 // in a goroutine), for at most closeWait in all: a caller-supplied client

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// unknownProbe is how long a bucket reported empty, with neither a reset nor
-// a known refill rate, holds requests before letting one through to learn
-// more.
+// unknownProbe is the longest a bucket reported empty, with neither a reset
+// nor a known refill rate, holds requests before letting one through to
+// learn more (see probe.go).
 const unknownProbe = time.Second
 
 // Safety margins that leave room for network and scheduling jitter: a
@@ -56,6 +56,13 @@ type bucket struct {
 	inflight    float64        // concurrent-requests buckets
 	pending     []pendingGrant // grants not answered yet, in grant order
 
+	// a fixed window counted by response (see window.go)
+	windowed   bool           // the count below is kept by response
+	unseen     []pendingGrant // grants in the window whose response was not seen, in grant order
+	unseenLost float64        // units of unseen grants beyond maxPending
+	answerTime time.Duration  // smoothed time from grant to response
+	probes     uint           // probes of an empty bucket of unknown refill since it last had units (probe.go)
+
 	// the previous applied point, to measure a refill rate
 	prevRem  float64
 	prevAt   time.Time
@@ -95,6 +102,7 @@ func (b *bucket) rollover(now time.Time) {
 	b.lastReset = b.reset
 	b.obsAt = b.reset
 	b.applied = b.spent
+	b.forgetAnswered()
 	b.tat = time.Time{}
 	b.reset = time.Time{}
 	if b.window > 0 {
@@ -113,6 +121,12 @@ func (b *bucket) available(now time.Time) float64 {
 		return math.Inf(1)
 	}
 	r := b.remaining
+	if b.windowed && !b.refills() {
+		if b.limit >= 0 {
+			r = min(r, b.limit)
+		}
+		return r - b.unseenUnits()
+	}
 	switch {
 	case b.rate > 0:
 		r += b.paceRate() * max(now.Sub(b.obsAt).Seconds(), 0)
@@ -149,9 +163,11 @@ func (b *bucket) spreads(now time.Time) bool {
 	return !b.refills() && b.remaining >= 0 && b.reset.After(now)
 }
 
-// earliest returns when b lets a request drawing units go, and the pace
-// (units/s) being enforced. Requires Tracker.mu held.
-func (b *bucket) earliest(now time.Time, units, burstFrac float64) time.Time {
+// earliest returns when b lets a request drawing units go. A paced request
+// (Cost.Paced: the caller holds it to a configured rate) is not held for a
+// probe of an empty bucket whose refill is unknown: the configured rate
+// paces it until b learns its own. Requires Tracker.mu held.
+func (b *bucket) earliest(now time.Time, units, burstFrac float64, paced bool) time.Time {
 	b.rollover(now)
 	if b.pausedUntil.After(now) {
 		return b.pausedUntil
@@ -183,13 +199,19 @@ func (b *bucket) earliest(now time.Time, units, burstFrac float64) time.Time {
 	case b.rate > 0:
 		return now.Add(secs(deficit / b.paceRate()))
 	case b.reset.After(now):
+		if w := b.settleWait(deficit, now); w > 0 && now.Add(w).Before(b.reset) {
+			return now.Add(w)
+		}
 		return b.reset
+	}
+	if paced {
+		return now
 	}
 	last := b.obsAt
 	if b.lastGrant.After(last) {
 		last = b.lastGrant
 	}
-	return last.Add(unknownProbe)
+	return last.Add(b.probeWait())
 }
 
 // take records a grant of units at now. Requires Tracker.mu held.
@@ -203,7 +225,9 @@ func (b *bucket) take(now time.Time, units float64) draw {
 			b.tat = b.tat.Add(secs(interval * max(units, 1)))
 		}
 	}
+	b.noteProbe(now, max(units, 1))
 	b.spent += units
+	b.noteGrant(units)
 	if units > 0 && len(b.pending) < maxPending {
 		b.pending = append(b.pending, pendingGrant{mark: b.spent, units: units})
 	}
@@ -242,22 +266,20 @@ func (b *bucket) apply(o Observation, mark float64, grantedAt, now time.Time, ro
 		b.window = o.Window
 	}
 	b.continuous = o.Continuous
-	fixed := !o.Continuous && !o.Reset.IsZero() && b.impliedRate(o, mark, now) == 0
-	if fixed && b.windowEnded(o, now) {
-		return // it describes a window that is over: rollover starts the next
+	if !o.Continuous && !o.Reset.IsZero() && b.impliedRate(o, mark, now) == 0 {
+		b.applyWindow(o, mark, grantedAt, now)
+		return
 	}
+	b.windowed, b.unseen, b.unseenLost = false, b.unseen[:0], 0
 	if mark < b.applied {
 		b.applyStale(o, now)
 		return
 	}
 	rate := b.impliedRate(o, mark, now)
-	reset := o.Reset
-	if fixed {
-		reset = b.windowReset(o, now)
-	}
 	rem := b.concurrentRemaining(o, mark, grantedAt, now)
 	b.rate = rate
-	b.remaining, b.obsAt, b.reset, b.applied = rem, now, reset, mark
+	b.remaining, b.obsAt, b.reset, b.applied = rem, now, o.Reset, mark
+	b.probed()
 	if b.remaining >= 0 && (b.prevAt.IsZero() || now.Sub(b.prevAt) >= minMeasure) {
 		b.prevRem, b.prevAt, b.prevMark = b.remaining, now, mark
 	}
@@ -338,6 +360,7 @@ func (b *bucket) pauseFor(sig Signal, o Observation, now time.Time, ceiling time
 			// The server says to try again then, before the reset: let
 			// one request probe (beyond the headroom).
 			b.remaining, b.applied = 1+b.keep(1), b.spent
+			b.forgetAnswered()
 		}
 	case b.rate == 0 && o.Reset.After(now):
 		until = o.Reset
@@ -350,6 +373,7 @@ func (b *bucket) pauseFor(sig Signal, o Observation, now time.Time, ceiling time
 			// Probe once the capped pause is over rather than wait for
 			// a reset the route does not trust.
 			b.remaining, b.applied = 1+b.keep(1), b.spent
+			b.forgetAnswered()
 		}
 	}
 	if until.After(b.pausedUntil) {
@@ -422,7 +446,7 @@ func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64, hold b
 		if cost.free && b.unit == Requests && !b.pausedUntil.After(now) && b.available(now) >= 1 {
 			continue // not paced: it waits only for a pause or an empty bucket
 		}
-		w := b.earliest(now, b.units(cost), burstFrac)
+		w := b.earliest(now, b.units(cost), burstFrac, cost.Paced)
 		if w.Sub(now) > roundingSlack/10 && !b.pauseLogged && (b.pausedUntil.After(now) || b.available(now) < 1) {
 			b.pauseLogged = true
 			h.events = append(h.events, event{msg: "bucket_paused", level: slog.LevelInfo, host: h.name, bucket: b.name,

@@ -66,7 +66,11 @@
 //     rounding of a shorter wait, so rate = q / w; without any reset
 //     (Shopify, Azure) it is measured between two responses, net of what
 //     was sent between them, and first estimated from a throttle's
-//     fractional Retry-After (one unit per Retry-After).
+//     fractional Retry-After (one unit per Retry-After). Such a bucket
+//     found empty before its rate is known lets a probe go 100 ms after
+//     its last grant or response, doubling the wait (up to a second) for
+//     each probe that teaches nothing; a request the caller paces to a
+//     configured rate (Cost.Paced) is not held for the probe.
 //   - Requests in flight count: a bucket's available quota is its last
 //     reported remaining count minus the units granted after the request
 //     whose response reported it, and minus those granted before it that
@@ -75,7 +79,13 @@
 //     than the last applied one only lowers the count, when it reports less
 //     remaining (the server counted that request later), and so does one to
 //     a request sent before the last applied response arrived (a slow
-//     response may carry a count older than the one applied).
+//     response may carry a count older than the one applied). A fixed
+//     window is counted by response instead, as its count only goes down
+//     while the window lasts: the least remaining count reported in the
+//     window, minus the grants whose responses have not been seen. A
+//     request short of units that grants in flight may free checks again
+//     as their answers come (a fraction of the response time), not at the
+//     reset.
 //   - Token cost (Cost.Tokens) is drawn from token buckets (OpenAI tokens,
 //     Anthropic tokens and input-tokens) as well as requests from request
 //     buckets; a bucket counting what a request cannot state (output
@@ -100,12 +110,12 @@
 //     refilling at 50/s is paced at 49/s. Each response re-anchors the
 //     count, so what the margin leaves unused is spent as soon as a
 //     response reports it.
-//   - One unit (headroom) is left in every bucket whose limit is at least
-//     10 (minHeadroomLimit), fixed windows included, unless the request
+//   - One unit (headroom) is left in every bucket that refills steadily
+//     whose limit is at least 10 (minHeadroomLimit), unless the request
 //     needs the whole limit: the server's bucket then sits at one unit
 //     rather than none, and one request arriving early finds it. A fixed
-//     window of 50 a second thus sends 49 (2%); one of 5,000 an hour loses
-//     nothing that matters. Stats.Remaining does not subtract it.
+//     window keeps none (its count resets at once, so a unit kept back is
+//     lost). Stats.Remaining does not subtract it.
 //
 // Acquire never waits past the context's deadline: it returns at once a
 // *WaitError, which matches limit.ErrWouldExceedDeadline. Limits configured

@@ -357,6 +357,9 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 			d.b.inflight -= d.units
 		}
 		d.b.answered(d.mark)
+		if resp == nil && err == nil {
+			d.b.seen(d.mark) // not sent: a fixed window never counted it
+		}
 	}
 	if !h.answered && (resp != nil || err != nil) {
 		h.answered = true

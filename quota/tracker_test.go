@@ -118,14 +118,20 @@ func TestTrackerPausesUntilResetDespiteSkew(t *testing.T) {
 }
 
 // Requests in flight count against the remaining quota until their
-// responses say they were counted.
+// responses say they were counted. A request that finds the last units
+// drawn by grants in flight waits for their answers (they may have been
+// counted already) rather than failing at once; once they show the window
+// exhausted, a wait past its deadline fails.
 func TestTrackerCountsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTestTracker(t, TrackerOptions{BurstFraction: 1})
 		start := time.Now()
 		reset := unix(start.Add(10 * time.Second))
-		feed(t, tr, "api", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "3",
-			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"))
+		resp := func(rem string) *http.Response {
+			return respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", rem,
+				"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core")
+		}
+		feed(t, tr, "api", Cost{}, resp("3"))
 		var dones []func(*http.Response, error)
 		for range 3 {
 			d, err := tr.Acquire(context.Background(), "api", Cost{})
@@ -135,22 +141,28 @@ func TestTrackerCountsInFlight(t *testing.T) {
 			dones = append(dones, d)
 		}
 		// The first response counts only its own request: the other two
-		// are still in flight, so nothing is left.
-		dones[0](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "2",
-			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
+		// are still in flight, so nothing is left for now.
+		dones[0](resp("2"), nil)
+		if s := tr.Stats(); len(s) != 1 || s[0].Remaining != 0 {
+			t.Fatalf("Stats with 2 in flight = %+v, want remaining 0", s)
+		}
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			// The newest response says 0; a late one from an older
+			// request (1) does not raise it.
+			dones[2](resp("0"), nil)
+			dones[1](resp("1"), nil)
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, err := tr.Acquire(ctx, "api", Cost{})
 		var we *WaitError
-		if !errors.As(err, &we) || we.Wait != 10*time.Second {
-			t.Fatalf("Acquire with 2 in flight = %v, want a WaitError of 10s", err)
+		if !errors.As(err, &we) || we.Wait <= 5*time.Second {
+			t.Fatalf("Acquire with 2 in flight = %v, want a WaitError of about 10s once they are answered", err)
 		}
-		// The newest response says 0; then a late response from an older
-		// request (remaining 1) is stale and ignored.
-		dones[2](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0",
-			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
-		dones[1](respAt(start, 200, "X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "1",
-			"X-RateLimit-Reset", reset, "X-RateLimit-Resource", "core"), nil)
+		if got := time.Since(start); got < 100*time.Millisecond || got > 200*time.Millisecond {
+			t.Errorf("WaitError after %v, want soon after the answers at 100ms", got)
+		}
 		if s := tr.Stats(); len(s) != 1 || s[0].Remaining != 0 {
 			t.Errorf("Stats after a stale response = %+v, want remaining 0", s)
 		}

@@ -162,9 +162,9 @@ func TestSpansForWaitThrottleRetry(t *testing.T) {
 			t.Fatalf("request span events %q, want %q", events, want)
 		}
 		wait := attrs(root.Events()[0].Attributes)["sluice.wait_seconds"]
-		// A configured limit runs 1% under its rate (grant-to-arrival margin).
+		// A configured limit runs 0.5% under its rate (grant-to-arrival margin).
 		if w, err := strconv.ParseFloat(wait, 64); err != nil || w < 0.5 || w > 0.51 {
-			t.Errorf("limit wait %s s, want 0.5 plus the 1%% margin", wait)
+			t.Errorf("limit wait %s s, want 0.5 plus the 0.5%% margin", wait)
 		}
 
 		if len(kids) != 2 {

@@ -47,7 +47,7 @@ func dialectFor(name string) (dialectSpec, error) {
 	}
 	switch d {
 	case sluicetest.DialectGitHub:
-		spec.options.Limit = sluicetest.FixedWindow(trueRate, time.Second)
+		spec.options.Limit = sluicetest.FixedWindow(trueRate, windowLength)
 		spec.quotaHeaders = true
 	case sluicetest.DialectShopify:
 		spec.options.Limit = sluicetest.LeakyBucket(trueBurst, trueRate)

@@ -16,6 +16,11 @@
 //   - sluice: a sluice.Transport with no rate configured and up to 10
 //     attempts; it must learn the quota from headers or find the rate from
 //     bare throttles.
+//   - sluice-rate: the same, told the provider's rate: a limit of 50/s
+//     with burst 10 (the github provider's fixed window cannot be stated
+//     as a token bucket; that limit then binds).
+//   - failsafe-rate: failsafe-go's smooth rate limiter at 50/s inside its
+//     HTTP retry policy.
 //   - retryablehttp: go-retryablehttp's NewClient().StandardClient() with its
 //     defaults (4 retries, 1s..30s backoff honouring Retry-After on 429/503),
 //     logging off.
@@ -32,9 +37,11 @@
 // Every client gets its own http.Transport keeping Concurrency idle
 // connections to the host.
 //
-// Goodput is the ideal time (requests / 50 req/s) divided by the wall time,
-// counting only the requests answered with a 2xx (so failing fast does not
-// score); a paced client using the provider's burst may slightly exceed 1.
+// Goodput is the least time the limit permits ((requests - burst 10) / 50
+// req/s; for github's fixed window, ceil(requests/50) - 1 s less how far into
+// its first window the job started) divided by the wall time, counting only
+// the requests answered with a 2xx (so failing fast does not score); 1.00 is
+// the best possible.
 // The table shows the throttles the provider sent (429s, GitHub's 403s) and the
 // failures: requests whose final answer was an error or not 2xx, or that did
 // not finish in time. For sluice rows it checks issue 5's targets: goodput

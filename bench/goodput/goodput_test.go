@@ -135,12 +135,37 @@ func TestReport(t *testing.T) {
 	report(&out, cfg, rows)
 	for _, want := range []string{
 		"dialect openai (sluice target: goodput >= 0.95, throttles <= 2% of requests, 0 failures; sluice-rate: goodput >= 0.97, throttles <= 0% of requests, 0 failures)",
-		"sluice  1.80s  1.00     1 (1.0%)      0         58      0s   PASS",
-		"resty   1.00s  1.20*    150 (150.0%)  30        60      0s   -",
+		"sluice  1.80s  1.80s  1.00     1 (1.0%)      0         58      0s   PASS",
+		"resty   1.00s  1.20s  1.20*    150 (150.0%)  30        60      0s   -",
 		"sluice met 1 of 1 targets",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// The least time for a fixed window of 50 per second counts from the start
+// of the window the job starts in: 200 requests starting 0.6 s into it need
+// four windows, the last beginning 2.4 s after the start.
+func TestIdealTime(t *testing.T) {
+	tests := []struct {
+		name   string
+		n      int
+		fixed  bool
+		offset time.Duration
+		want   time.Duration
+	}{
+		{"bucket", 200, false, 0, 3800 * time.Millisecond},
+		{"bucket ignores offset", 200, false, 600 * time.Millisecond, 3800 * time.Millisecond},
+		{"window, at a boundary", 200, true, 0, 3 * time.Second},
+		{"window, 0.6 s in", 200, true, 600 * time.Millisecond, 2400 * time.Millisecond},
+		{"window, one more request", 201, true, 600 * time.Millisecond, 3400 * time.Millisecond},
+		{"window, one window's worth", 50, true, 900 * time.Millisecond, 20 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := idealTime(tt.n, tt.fixed, tt.offset); got != tt.want {
+			t.Errorf("%s: idealTime(%d, %v, %v) = %v, want %v", tt.name, tt.n, tt.fixed, tt.offset, got, tt.want)
 		}
 	}
 }

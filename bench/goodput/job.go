@@ -34,6 +34,9 @@ type row struct {
 	// p99 is the 99th percentile of the requests' latencies (from the
 	// worker's call to its answer, waits and retries included).
 	p99 time.Duration
+	// windowOffset is how far into the provider's fixed window (github's
+	// 1 s, aligned to the epoch) the job started; zero for the buckets.
+	windowOffset time.Duration
 }
 
 // goodput returns the ideal time of the requests answered with a 2xx, at the
@@ -44,24 +47,42 @@ func (r row) goodput() float64 {
 	if r.wall <= 0 {
 		return 0
 	}
-	return idealTime(r.requests-r.failures, r.dialect.name == "github").Seconds() / r.wall.Seconds()
+	return r.ideal().Seconds() / r.wall.Seconds()
+}
+
+// ideal returns the least time the limit permits for r's 2xx answers.
+func (r row) ideal() time.Duration {
+	return idealTime(r.requests-r.failures, r.dialect.name == "github", r.windowOffset)
 }
 
 // idealTime is the least time the provider's limit permits for n requests:
 // the burst at once and the rest at the rate (a token or leaky bucket of
 // trueBurst at trueRate), or, for a fixed window of trueRate per second, a
-// window's worth at the start of each window, the last one starting
-// ceil(n/trueRate)-1 seconds in. With few requests (at most the burst, or
-// one window) it is one request interval, so that goodput stays finite.
-func idealTime(n int, fixedWindow bool) time.Duration {
+// window's worth at once in each window: the first (a fresh count) at the
+// start, the others at their boundaries, the last starting ceil(n/trueRate)-1
+// seconds after the first window's start, which is offset before the job's
+// start. With few requests (at most the burst, or one window) it is one
+// request interval, so that goodput stays finite.
+//
+// The bound used to leave the offset out (ceil(n/trueRate)-1 s from the
+// job's start): a job starting 0.6 s into a window then needed only 2.4 s
+// for 200 requests against a bound of 3 s, so its goodput read 1.25 at best
+// and a client wasting 0.5 s still read 1.03. With the offset, 1.00 is the
+// best possible for every start.
+func idealTime(n int, fixedWindow bool, offset time.Duration) time.Duration {
 	var s float64
 	if fixedWindow {
-		s = float64((n+trueRate-1)/trueRate - 1)
+		if k := (n + trueRate - 1) / trueRate; k > 1 {
+			s = float64(k-1) - offset.Seconds()
+		}
 	} else {
 		s = float64(n-trueBurst) / trueRate
 	}
 	return time.Duration(max(s, 1.0/trueRate) * float64(time.Second))
 }
+
+// windowLength is the length of the github provider's fixed window.
+const windowLength = time.Second
 
 // bench runs every client of cfg against every dialect of cfg, one at a
 // time, and returns one row per pair. It writes a progress line per job to
@@ -97,7 +118,7 @@ func benchOne(ctx context.Context, cfg config, d dialectSpec, cs clientSpec, srv
 	if err != nil {
 		return row{}, err
 	}
-	wall, ok, lat := runJob(ctx, c, srv.URL, cfg.requests, cfg.concurrency, cfg.timeout)
+	start, wall, ok, lat := runJob(ctx, c, srv.URL, cfg.requests, cfg.concurrency, cfg.timeout)
 	c.close()
 	if err := ctx.Err(); err != nil {
 		return row{}, err
@@ -111,14 +132,24 @@ func benchOne(ctx context.Context, cfg config, d dialectSpec, cs clientSpec, srv
 		maxPerSecond: srv.MaxAccepted(time.Second),
 		failures:     cfg.requests - ok,
 		p99:          percentile(lat, 0.99),
+		windowOffset: windowOffset(d, start),
 	}, nil
 }
 
+// windowOffset returns how far into d's fixed window (epoch-aligned, on the
+// provider's wall clock) start is; zero for dialects without one.
+func windowOffset(d dialectSpec, start time.Time) time.Duration {
+	if d.name != "github" {
+		return 0
+	}
+	return time.Duration(start.UnixNano() % int64(windowLength))
+}
+
 // runJob sends n GETs to distinct paths under baseURL through c with
-// workers goroutines, and returns the wall time and the number of requests
-// answered with a 2xx, and every request's latency. It gives up after
+// workers goroutines, and returns the start, the wall time, the number of
+// requests answered with a 2xx, and every request's latency. It gives up after
 // timeout: requests not answered by then are not counted as answered.
-func runJob(ctx context.Context, c client, baseURL string, n, workers int, timeout time.Duration) (time.Duration, int, []time.Duration) {
+func runJob(ctx context.Context, c client, baseURL string, n, workers int, timeout time.Duration) (time.Time, time.Duration, int, []time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var next, ok atomic.Int64
@@ -142,7 +173,7 @@ func runJob(ctx context.Context, c client, baseURL string, n, workers int, timeo
 		})
 	}
 	wg.Wait()
-	return time.Since(start), int(ok.Load()), lat
+	return start, time.Since(start), int(ok.Load()), lat
 }
 
 // percentile returns the q-th quantile of ds (0 for none).

@@ -56,6 +56,9 @@ func startServerArgs(t *testing.T, port int, args ...string) *server {
 		ln.Close()
 	}
 	s := &server{t: t, port: port}
+	// --dir: a replica writes the RDB its master sends (the Sentinel
+	// test's does) to its working directory, this package's, unless told
+	// otherwise; args may name another dir (the last one given wins).
 	s.cmd = exec.Command(bin, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
