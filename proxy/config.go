@@ -57,6 +57,10 @@ type Config struct {
 	// DrainTimeout bounds how long Shutdown waits for requests in flight.
 	// 0 means 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// AccessLog, when false, logs only the requests that were refused or
+	// failed (those with a reason, at Warn) instead of one record per
+	// request. Nil means true.
+	AccessLog *bool `yaml:"access_log"`
 
 	// Pipeline is the sluice configuration run on every proxied request
 	// (routes, limits, quota learning, retries, breaker, cache). It comes
@@ -277,7 +281,7 @@ func classes(cs []string) []egress.Class {
 }
 
 func hasDotSegment(p string) bool {
-	for _, s := range strings.Split(p, "/") {
+	for s := range strings.SplitSeq(p, "/") {
 		if s == "." || s == ".." {
 			return true
 		}
