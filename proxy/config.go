@@ -57,6 +57,11 @@ type Config struct {
 	// DrainTimeout bounds how long Shutdown waits for requests in flight.
 	// 0 means 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// DNSCacheTTL is how long an upstream's looked-up addresses are kept
+	// for new connections (each dial still checks them against the
+	// upstream's address policy and dials only those that passed). 0
+	// means 10s; a negative value looks the name up on every dial.
+	DNSCacheTTL time.Duration `yaml:"dns_cache_ttl"`
 	// AccessLog, when false, logs only the requests that were refused or
 	// failed (those with a reason, at Warn) instead of one record per
 	// request. Nil means true.
@@ -173,6 +178,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.DrainTimeout == 0 {
 		d.DrainTimeout = 30 * time.Second
+	}
+	if d.DNSCacheTTL == 0 {
+		d.DNSCacheTTL = 10 * time.Second
 	}
 	if len(d.Forward.ConnectPorts) == 0 {
 		d.Forward.ConnectPorts = []int{443}

@@ -111,11 +111,14 @@ func New(cfg Config) (*Handler, error) {
 			}
 		}
 	}
-	h.dialer = &egress.Dialer{Policy: h.policyFor, Resolver: c.Resolver, Dialer: c.Dialer}
+	h.dialer = &egress.Dialer{Policy: h.policyFor, Resolver: c.Resolver, Dialer: c.Dialer, CacheTTL: max(c.DNSCacheTTL, 0)}
 	h.base = &http.Transport{
-		DialContext:            h.dialer.DialContext,
-		TLSClientConfig:        c.TLSClientConfig,
-		ForceAttemptHTTP2:      true,
+		DialContext:       h.dialer.DialContext,
+		TLSClientConfig:   c.TLSClientConfig,
+		ForceAttemptHTTP2: true,
+		// The client's Accept-Encoding goes to the provider as it is: no
+		// gzip asked for on its behalf, and no answer decompressed here.
+		DisableCompression:     true,
 		MaxIdleConns:           1024,
 		MaxIdleConnsPerHost:    256,
 		IdleConnTimeout:        90 * time.Second,

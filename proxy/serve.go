@@ -298,6 +298,7 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request, out *http.Request
 		out.Body = io.NopCloser(bytes.NewReader(b))
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 		out.ContentLength = n
+		out.TransferEncoding = nil // whole: sent with its length, not chunked
 		return nil
 	}
 	out.Body = struct {

@@ -87,6 +87,9 @@ func startSluice(o opts, self, dir, upAddr string, accessLog bool, logTo io.Writ
 		cmd = exec.Command(o.sluice, "proxy", "-config", cfgPath)
 	}
 	cmd.Env = append(os.Environ(), "PROXYBENCH_TOKEN=bench-token")
+	if v := os.Getenv("PB_SLUICE_GOGC"); v != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+v) // sluice's only, not the other Go processes'
+	}
 	p, _, err := start("sluice", cmd, logTo, "sluice proxy: listening on ")
 	if err != nil {
 		return nil, "", "", err
