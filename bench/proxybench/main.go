@@ -188,10 +188,10 @@ func run(o opts) error {
 		fmt.Fprintf(os.Stderr, "round %d: upstream connections accepted so far: %s\n", round, upConns(upAddr))
 	}
 	fmt.Printf("\nover %d rounds, min / median / max:\n\n", o.rounds)
-	fmt.Println("| path | peak vs nginx | p50 added (ms) | p99 added (ms) | proxy CPU µs/req at peak | CPU per request vs nginx |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| path | peak vs nginx | p50 added (ms) | p99 added (ms) | proxy CPU µs/req at peak | CPU per request vs nginx | CPU-bound peak vs nginx |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, t := range paths[1:] {
-		var ratio, p50, p99, cpu, cpuRatio []float64
+		var ratio, p50, p99, cpu, cpuRatio, bound []float64
 		for i, r := range all[t.name] {
 			ng, base := all["nginx"][i], all["direct"][i]
 			ratio = append(ratio, r.peak/ng.peak)
@@ -201,8 +201,14 @@ func run(o opts) error {
 			if ng.peakCPU > 0 {
 				cpuRatio = append(cpuRatio, float64(r.peakCPU)/float64(ng.peakCPU))
 			}
+			// With the cores to itself the run is CPU-bound: req/s is
+			// the cores over the CPU a request costs all three processes.
+			if all := r.peakCPU + r.upCPU + r.genCPU; all > 0 {
+				bound = append(bound, float64(ng.peakCPU+ng.upCPU+ng.genCPU)/float64(all))
+			}
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", t.name, spread(ratio, "%.2fx"), spread(p50, "%+.3f"), spread(p99, "%+.3f"), spread(cpu, "%.0f"), spread(cpuRatio, "%.2fx"))
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", t.name, spread(ratio, "%.2fx"), spread(p50, "%+.3f"), spread(p99, "%+.3f"),
+			spread(cpu, "%.0f"), spread(cpuRatio, "%.2fx"), spread(bound, "%.2fx"))
 	}
 	fmt.Printf("\nload average at end %s\n", loadavg())
 	return nil

@@ -99,7 +99,8 @@ func sluiceRole(config, pprofAddr string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: redact.ReplaceAttr}))
+	var memo redact.KeyMemo
+	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: memo.ReplaceAttr}))
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
 		cfg.Self = []netip.AddrPort{ap}
 	}

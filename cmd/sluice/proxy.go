@@ -53,7 +53,8 @@ func serveProxy(ctx context.Context, args []string, stdout, stderr io.Writer, si
 	}
 	lw := newLogWriter(stderr, 100*time.Millisecond) // batched: no write per request
 	defer lw.Close()
-	logger := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{ReplaceAttr: redact.ReplaceAttr}))
+	var memo redact.KeyMemo // the access log repeats its keys
+	logger := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{ReplaceAttr: memo.ReplaceAttr}))
 	cfg, err := proxy.LoadFile(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -3,6 +3,7 @@ package redact
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -36,19 +37,42 @@ func TestReplaceAttr(t *testing.T) {
 		{"plain string kept", slog.String("route", "github"), "route=github"},
 		{"group", slog.Group("g", slog.String("x-api-key", secret)), "g.x-api-key=REDACTED"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: ReplaceAttr}))
-			log.Info("event", tt.attr)
-			line := buf.String()
-			if strings.Contains(line, secret) {
-				t.Fatalf("log line leaks the secret: %s", line)
-			}
-			if !strings.Contains(line, tt.want) {
-				t.Fatalf("log line %q does not contain %q", line, tt.want)
-			}
-		})
+	var memo KeyMemo // shared by the cases, so the second pass reads remembered keys
+	for _, ra := range []struct {
+		name string
+		fn   func([]string, slog.Attr) slog.Attr
+	}{{"ReplaceAttr", ReplaceAttr}, {"KeyMemo", memo.ReplaceAttr}, {"KeyMemo again", memo.ReplaceAttr}} {
+		for _, tt := range tests {
+			t.Run(ra.name+"/"+tt.name, func(t *testing.T) {
+				var buf bytes.Buffer
+				log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: ra.fn}))
+				log.Info("event", tt.attr)
+				line := buf.String()
+				if strings.Contains(line, secret) {
+					t.Fatalf("log line leaks the secret: %s", line)
+				}
+				if !strings.Contains(line, tt.want) {
+					t.Fatalf("log line %q does not contain %q", line, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// TestKeyMemoBounded: past 256 keys decisions are no longer kept, and
+// still right.
+func TestKeyMemoBounded(t *testing.T) {
+	var m KeyMemo
+	for i := range 300 {
+		m.ReplaceAttr(nil, slog.String(fmt.Sprintf("k%d", i), "v"))
+	}
+	if a := m.ReplaceAttr(nil, slog.String("x-api-key", "s3cr3t")); a.Value.String() != Redacted {
+		t.Fatalf("x-api-key after 300 keys: %q", a.Value.String())
+	}
+	n := 0
+	m.secret.Range(func(any, any) bool { n++; return true })
+	if n > 256 {
+		t.Fatalf("%d keys kept, want at most 256", n)
 	}
 }
 
