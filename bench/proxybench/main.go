@@ -6,21 +6,32 @@
 //
 // Every party is its own OS process: the upstream (this binary re-run with
 // -role upstream, Go net/http answering 64 bytes), nginx (proxy_pass,
-// upstream keepalive, one worker), `sluice proxy -config FILE` (built once
-// with go build unless -sluice names a binary) in base-URL mode with the
-// full pipeline on (client token auth, a route limit far above the load,
-// quota learning, retries, breaker), and this process, the load generator.
-// Three paths are measured each round: direct to the upstream, through
-// nginx and through sluice (the order of the two proxies alternates between
-// rounds). Added latency is the path's percentile minus the direct path's
-// in the same round. Besides req/s, each process's CPU time is read from
-// /proc, so the CPU a proxy spends per 10,000 requests is reported too: it
-// moves far less than req/s when other work shares the machine.
+// upstream keepalive, one worker, access_log off), Go's own
+// httputil.ReverseProxy (-role goproxy, with a buffer pool: the floor for a
+// proxy built on net/http), `sluice proxy -config FILE` twice (built once
+// with go build unless -sluice names a binary; base-URL mode with the full
+// pipeline on: client token auth, a route limit far above the load, quota
+// learning, retries, breaker), once with its default access log and once
+// with access_log: false, and this process, the load generator. Each round
+// measures the direct path, then the proxies in an order that rotates by
+// round: an open-loop fixed rate (latency from each request's scheduled
+// instant; added latency is the path's percentile minus the direct path's
+// in the same round), then conns connections back to back (peak req/s).
+//
+// Besides req/s, each process's CPU time is read from /proc: the CPU a proxy
+// spends per request moves far less than req/s when other work shares the
+// machine, and "CPU-bound peak vs nginx" is the ratio of the CPU a request
+// costs all three processes (load generator, proxy, upstream) through nginx
+// to the same through the proxy: the peak ratio the run would show if it
+// had the cores to itself. It is derived, not measured.
+//
+// PB_NOLIMIT=1 drops the route limit, PB_NOQUOTA=1 turns quota learning
+// off, PB_SLUICE_GOGC=N sets GOGC for the sluice processes only.
 //
 // -profile DIR runs the sluice side as this binary's -role sluice instead
-// (the same proxy package, with net/http/pprof) and writes CPU, block and
-// mutex profiles of its peak runs into DIR; figures from such a run are not
-// the binary's.
+// (the same proxy package, with net/http/pprof; its log is not batched)
+// and writes CPU, block, mutex and allocation profiles of its peak runs
+// into DIR; figures from such a run are not the binary's.
 package main
 
 import (
@@ -46,6 +57,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of direct, nginx, sluice")
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary")
 	flag.StringVar(&o.sluice, "sluice", "", "sluice binary (empty: go build ./cmd/sluice into a temporary directory)")
+	flag.StringVar(&o.baseline, "baseline", "", "another sluice binary to measure beside (default configuration only), e.g. an older build")
 	flag.StringVar(&o.profile, "profile", "", "directory for pprof profiles of the sluice side (runs it as -role sluice)")
 	flag.Parse()
 	var err error
@@ -71,6 +83,7 @@ type opts struct {
 	rate, conns, rounds    int
 	dur                    time.Duration
 	nginx, sluice, profile string
+	baseline               string
 }
 
 // target is one path under test and the processes whose CPU it costs.
@@ -148,6 +161,16 @@ func run(o opts) error {
 		}
 		defer sl.stop()
 		paths = append(paths, target{name: v.name, url: "http://" + slAddr + "/up/x", proxy: sl, pprof: pprofAddr})
+	}
+	if o.baseline != "" {
+		bo := o
+		bo.sluice, bo.profile = o.baseline, ""
+		sl, slAddr, _, err := startSluice(bo, self, dir, upAddr, true, logf)
+		if err != nil {
+			return err
+		}
+		defer sl.stop()
+		paths = append(paths, target{name: "sluice proxy, -baseline build", url: "http://" + slAddr + "/up/x", proxy: sl})
 	}
 	for _, t := range paths {
 		if err := waitUp(t.url); err != nil {

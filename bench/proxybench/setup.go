@@ -69,7 +69,7 @@ func startSluice(o opts, self, dir, upAddr string, accessLog bool, logTo io.Writ
 	if err != nil {
 		return nil, "", "", err
 	}
-	cfgPath := filepath.Join(dir, fmt.Sprintf("sluice-accesslog-%v.yaml", accessLog))
+	cfgPath := filepath.Join(dir, fmt.Sprintf("sluice-%s-accesslog-%v.yaml", filepath.Base(o.sluice), accessLog))
 	if err := os.WriteFile(cfgPath, []byte(sluiceConfig(listen, admin, upAddr, accessLog)), 0o644); err != nil {
 		return nil, "", "", err
 	}
