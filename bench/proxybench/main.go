@@ -47,7 +47,7 @@ import (
 )
 
 func main() {
-	role := flag.String("role", "", "internal: upstream, goproxy or sluice")
+	role := flag.String("role", "", "internal: upstream, goproxy, sluice, or load (64 connections to the URL in -config for 10 s)")
 	config := flag.String("config", "", "internal: -role sluice configuration file, -role goproxy upstream address")
 	pprofAddr := flag.String("pprof", "", "internal: -role sluice pprof address")
 	o := opts{}
@@ -66,6 +66,9 @@ func main() {
 		err = run(o)
 	case "upstream":
 		err = upstreamRole()
+	case "load":
+		peak, _ := closedLoop(*config, 64, 10*time.Second)
+		fmt.Printf("%.0f req/s\n", peak)
 	case "goproxy":
 		err = goproxyRole(*config)
 	case "sluice":

@@ -105,6 +105,11 @@ func replaceAttr(a slog.Attr, secretKey func(string) bool) slog.Attr {
 			return slog.String(a.Key, safe)
 		}
 	case slog.KindAny:
+		if l, ok := v.Any().(slog.Level); ok {
+			// What the handlers print for a level, without the JSON
+			// handler's reflection-based json.Marshal of a KindAny value.
+			return slog.String(a.Key, l.String())
+		}
 		return replaceAny(a)
 	}
 	return a

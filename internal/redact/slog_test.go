@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,7 @@ func TestReplaceAttr(t *testing.T) {
 		{"duration kept", slog.Duration("token_wait", time.Second), "token_wait=1s"},
 		{"plain string kept", slog.String("route", "github"), "route=github"},
 		{"group", slog.Group("g", slog.String("x-api-key", secret)), "g.x-api-key=REDACTED"},
+		{"level as the handlers print it", slog.Any("lvl", slog.LevelWarn+1), "lvl=WARN+1"},
 	}
 	var memo KeyMemo // shared by the cases, so the second pass reads remembered keys
 	for _, ra := range []struct {
@@ -55,6 +57,23 @@ func TestReplaceAttr(t *testing.T) {
 					t.Fatalf("log line %q does not contain %q", line, tt.want)
 				}
 			})
+		}
+	}
+}
+
+// TestLevelUnchanged: a handler with ReplaceAttr prints the record's level
+// as one without it does.
+func TestLevelUnchanged(t *testing.T) {
+	for _, lvl := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn + 2, slog.LevelError} {
+		var plain, red bytes.Buffer
+		slog.New(slog.NewJSONHandler(&plain, nil)).Log(context.Background(), lvl, "m")
+		slog.New(slog.NewJSONHandler(&red, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: ReplaceAttr})).Log(context.Background(), lvl, "m")
+		strip := func(s string) string { return s[strings.Index(s, `"level"`):] } // drop the time
+		if lvl >= slog.LevelInfo && strip(plain.String()) != strip(red.String()) {
+			t.Errorf("level %v: %s, want %s", lvl, red.String(), plain.String())
+		}
+		if !strings.Contains(red.String(), `"level":"`+lvl.String()+`"`) {
+			t.Errorf("level %v: %s", lvl, red.String())
 		}
 	}
 }
