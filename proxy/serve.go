@@ -445,13 +445,14 @@ func (h *Handler) record(r *http.Request, e *entry, d time.Duration) {
 	if e.reason == "" && !h.accessLog {
 		return
 	}
-	attrs := []slog.Attr{
+	var buf [9]slog.Attr // room for every attribute: no growth on the heap
+	attrs := append(buf[:0],
 		slog.String("mode", e.mode),
 		slog.String("consumer", e.consumer),
 		slog.String("method", r.Method),
 		slog.Int("status", e.status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-	}
+	)
 	if e.upstream != "" {
 		attrs = append(attrs, slog.String("upstream", e.upstream))
 	}
