@@ -282,19 +282,19 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request, out *http.Request
 		return nil
 	}
 	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
-	limit := min(h.cfg.MaxBodyBytes, smallBody)
+	keep := min(h.cfg.MaxBodyBytes, smallBody) // buffered for retries up to this
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		// ReadFrom wants MinRead bytes free before each read: with them
 		// the final read that sees EOF needs no second buffer.
-		buf.Grow(int(min(r.ContentLength, limit+1)) + bytes.MinRead)
+		buf.Grow(int(min(r.ContentLength, keep+1)) + bytes.MinRead)
 	}
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	n, err := buf.ReadFrom(io.LimitReader(body, keep+1))
 	if err != nil {
 		return err
 	}
 	b := buf.Bytes()
-	if n <= limit {
+	if n <= keep {
 		out.Body = io.NopCloser(bytes.NewReader(b))
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 		out.ContentLength = n
