@@ -406,15 +406,13 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // copyBody copies the answer's body to the client. An answer of unknown
 // length (chunked, server-sent events) is flushed after each read, so a
 // stream reaches the client as it comes; one of known length is left to
-// the server's buffering, which writes it once it is complete.
+// the server's buffering and flushed once, when it is complete, so that it
+// leaves before the access log is written.
 func copyBody(w http.ResponseWriter, body io.Reader, length int64) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
-	var flush func() error
-	if length < 0 {
-		flush = http.NewResponseController(w).Flush
-	}
+	flush := http.NewResponseController(w).Flush
 	var n int64
 	for {
 		k, err := body.Read(buf)
@@ -424,11 +422,14 @@ func copyBody(w http.ResponseWriter, body io.Reader, length int64) (int64, error
 			if werr != nil {
 				return n, werr
 			}
-			if flush != nil {
+			if length < 0 {
 				_ = flush()
 			}
 		}
 		if err == io.EOF {
+			if length >= 0 {
+				_ = flush()
+			}
 			return n, nil
 		}
 		if err != nil {

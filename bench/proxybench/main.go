@@ -47,7 +47,7 @@ import (
 )
 
 func main() {
-	role := flag.String("role", "", "internal: upstream, goproxy, sluice, or load (64 connections to the URL in -config for 10 s)")
+	role := flag.String("role", "", "internal: upstream, goproxy, sluice, load (64 connections to the URL in -config for 10 s) or rate (1,000 req/s to it for 10 s)")
 	config := flag.String("config", "", "internal: -role sluice configuration file, -role goproxy upstream address")
 	pprofAddr := flag.String("pprof", "", "internal: -role sluice pprof address")
 	o := opts{}
@@ -69,6 +69,9 @@ func main() {
 	case "load":
 		peak, _ := closedLoop(*config, 64, 10*time.Second)
 		fmt.Printf("%.0f req/s\n", peak)
+	case "rate":
+		p50, p99, errs, _ := fixedRate(*config, 1000, 10*time.Second)
+		fmt.Printf("p50 %v p99 %v errors %d\n", p50, p99, errs)
 	case "goproxy":
 		err = goproxyRole(*config)
 	case "sluice":
