@@ -57,10 +57,11 @@ type Config struct {
 	// DrainTimeout bounds how long Shutdown waits for requests in flight.
 	// 0 means 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
-	// DNSCacheTTL is how long an upstream's looked-up addresses are kept
-	// for new connections (each dial still checks them against the
-	// upstream's address policy and dials only those that passed). 0
-	// means 10s; a negative value looks the name up on every dial.
+	// DNSCacheTTL is how long a host's looked-up addresses are kept for
+	// new connections to it (upstreams, forwarded and CONNECT hosts); each
+	// dial still checks them against the host's address policy and dials
+	// only those that passed. 0 means 10s; a negative value looks the name
+	// up on every dial.
 	DNSCacheTTL time.Duration `yaml:"dns_cache_ttl"`
 	// AccessLog, when false, logs only the requests that were refused or
 	// failed (those with a reason, at Warn) instead of one record per
