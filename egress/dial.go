@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
+	"time"
 )
 
 // Resolver looks up a host's addresses. *net.Resolver implements it.
@@ -32,6 +34,27 @@ type Dialer struct {
 	// Dialer connects to a checked address (always an IP:port). Nil means
 	// a zero net.Dialer.
 	Dialer ContextDialer
+	// CacheTTL keeps a name's looked-up addresses this long, so a new
+	// connection to a host seen recently skips the lookup. Every dial
+	// still checks the addresses against the host's Policy and dials only
+	// those that passed: the cache changes when lookups happen, never
+	// what may be dialed. Failed lookups are not kept. Zero looks the name
+	// up on every dial.
+	CacheTTL time.Duration
+
+	mu    sync.Mutex
+	cache map[lookupKey]lookedUp // guarded by mu; at most maxCached entries
+}
+
+// maxCached bounds the lookup cache; past it, expired entries are dropped,
+// then all of them.
+const maxCached = 1024
+
+type lookupKey struct{ network, host string }
+
+type lookedUp struct {
+	ips     []netip.Addr
+	expires time.Time
 }
 
 // DialContext dials address ("host:port") over network ("tcp", "tcp4" or
@@ -89,23 +112,8 @@ func (d *Dialer) Resolve(ctx context.Context, network, address string) ([]netip.
 	if ip, perr := netip.ParseAddr(host); perr == nil {
 		ips = []netip.Addr{ip}
 	} else {
-		r := d.Resolver
-		if r == nil {
-			r = net.DefaultResolver
-		}
-		lookup := "ip"
-		switch network {
-		case "tcp4":
-			lookup = "ip4"
-		case "tcp6":
-			lookup = "ip6"
-		}
-		ips, err = r.LookupNetIP(ctx, lookup, host)
-		if err != nil {
-			return nil, fmt.Errorf("egress: resolve %s: %w", host, err)
-		}
-		if len(ips) == 0 {
-			return nil, fmt.Errorf("egress: resolve %s: no addresses", host)
+		if ips, err = d.lookup(ctx, network, host); err != nil {
+			return nil, err
 		}
 	}
 	var ok []netip.AddrPort
@@ -124,4 +132,55 @@ func (d *Dialer) Resolve(ctx context.Context, network, address string) ([]netip.
 		return nil, first
 	}
 	return ok, nil
+}
+
+// lookup resolves host for network, from the cache when CacheTTL allows.
+func (d *Dialer) lookup(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	lookup := "ip"
+	switch network {
+	case "tcp4":
+		lookup = "ip4"
+	case "tcp6":
+		lookup = "ip6"
+	}
+	key := lookupKey{lookup, host}
+	if d.CacheTTL > 0 {
+		d.mu.Lock()
+		e, ok := d.cache[key]
+		d.mu.Unlock()
+		if ok && time.Now().Before(e.expires) {
+			return e.ips, nil
+		}
+	}
+	r := d.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ips, err := r.LookupNetIP(ctx, lookup, host)
+	if err != nil {
+		return nil, fmt.Errorf("egress: resolve %s: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("egress: resolve %s: no addresses", host)
+	}
+	if d.CacheTTL > 0 {
+		now := time.Now()
+		d.mu.Lock()
+		if d.cache == nil {
+			d.cache = map[lookupKey]lookedUp{}
+		}
+		if len(d.cache) >= maxCached {
+			for k, e := range d.cache {
+				if !now.Before(e.expires) {
+					delete(d.cache, k)
+				}
+			}
+			if len(d.cache) >= maxCached {
+				clear(d.cache)
+			}
+		}
+		d.cache[key] = lookedUp{ips: ips, expires: now.Add(d.CacheTTL)}
+		d.mu.Unlock()
+	}
+	return ips, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 func asRefused(err error, re **RefusedError) bool { return errors.As(err, re) }
@@ -161,6 +163,66 @@ func TestDialerRebinding(t *testing.T) {
 	}
 	if fmt.Sprint(g.dialed) != "[8.8.8.8:443]" {
 		t.Fatalf("dialed %v", g.dialed)
+	}
+}
+
+// TestDialerCache: with CacheTTL, a name is looked up once per TTL, every
+// dial still checks the cached addresses (a cached address the policy no
+// longer allows is refused), and after the TTL a new answer is checked:
+// one that moved to a private address is refused, nothing dialed.
+func TestDialerCache(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		res := &fakeResolver{answers: map[string][][]string{
+			"api.example.com": {{"8.8.8.8"}, {"10.0.0.1"}},
+		}}
+		g := &guardDialer{t: t, expect: map[string]bool{"8.8.8.8:443": true}}
+		var deny []netip.Prefix
+		d := &Dialer{Resolver: res, Dialer: g, CacheTTL: 10 * time.Second, Policy: func(string) (*Policy, error) {
+			return &Policy{DenyPrefixes: deny}, nil
+		}}
+		for range 3 {
+			c, err := d.DialContext(context.Background(), "tcp", "api.example.com:443")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}
+		if n := res.calls["api.example.com"]; n != 1 {
+			t.Fatalf("%d lookups within the TTL, want 1", n)
+		}
+		deny = []netip.Prefix{netip.MustParsePrefix("8.8.8.0/24")}
+		if _, err := d.DialContext(context.Background(), "tcp", "api.example.com:443"); !errors.Is(err, ErrRefused) {
+			t.Fatalf("cached address under a new deny prefix: %v, want refused", err)
+		}
+		deny = nil
+		time.Sleep(10 * time.Second)
+		if _, err := d.DialContext(context.Background(), "tcp", "api.example.com:443"); !errors.Is(err, ErrRefused) {
+			t.Fatalf("after the TTL the name resolves to 10.0.0.1: %v, want refused", err)
+		}
+		if n := res.calls["api.example.com"]; n != 2 {
+			t.Fatalf("%d lookups after the TTL, want 2", n)
+		}
+		if fmt.Sprint(g.dialed) != "[8.8.8.8:443 8.8.8.8:443 8.8.8.8:443]" {
+			t.Fatalf("dialed %v", g.dialed)
+		}
+	})
+}
+
+// TestDialerCacheBounded: the cache never holds more than maxCached names.
+func TestDialerCacheBounded(t *testing.T) {
+	answers := map[string][][]string{}
+	for i := range maxCached + 10 {
+		answers[fmt.Sprintf("h%d.example.com", i)] = [][]string{{"8.8.8.8"}}
+	}
+	d := &Dialer{Resolver: &fakeResolver{answers: answers}, CacheTTL: time.Hour,
+		Policy: func(string) (*Policy, error) { return &Policy{}, nil }}
+	for name := range answers {
+		if _, err := d.Resolve(context.Background(), "tcp", name+":443"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(d.cache); n > maxCached {
+		t.Fatalf("cache holds %d names, want at most %d", n, maxCached)
 	}
 }
 

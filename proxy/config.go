@@ -68,6 +68,16 @@ type Config struct {
 	// DrainTimeout bounds how long Shutdown waits for requests in flight.
 	// 0 means 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// DNSCacheTTL is how long a host's looked-up addresses are kept for
+	// new connections to it (upstreams, forwarded and CONNECT hosts); each
+	// dial still checks them against the host's address policy and dials
+	// only those that passed. 0 means 10s; a negative value looks the name
+	// up on every dial.
+	DNSCacheTTL time.Duration `yaml:"dns_cache_ttl"`
+	// AccessLog, when false, logs only the requests that were refused or
+	// failed (those with a reason, at Warn) instead of one record per
+	// request. Nil means true.
+	AccessLog *bool `yaml:"access_log"`
 
 	// Pipeline is the sluice configuration run on every proxied request
 	// (routes, limits, quota learning, retries, breaker, cache). It comes
@@ -235,6 +245,9 @@ func (c *Config) withDefaults() Config {
 	if d.DrainTimeout == 0 {
 		d.DrainTimeout = 30 * time.Second
 	}
+	if d.DNSCacheTTL == 0 {
+		d.DNSCacheTTL = 10 * time.Second
+	}
 	if len(d.Forward.ConnectPorts) == 0 {
 		d.Forward.ConnectPorts = []int{443}
 	}
@@ -366,7 +379,7 @@ func classes(cs []string) []egress.Class {
 }
 
 func hasDotSegment(p string) bool {
-	for _, s := range strings.Split(p, "/") {
+	for s := range strings.SplitSeq(p, "/") {
 		if s == "." || s == ".." {
 			return true
 		}

@@ -36,7 +36,7 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request, e *entry) {
 	}
 	up, err := h.dialer.DialContext(r.Context(), "tcp", net.JoinHostPort(host, portStr))
 	if err != nil {
-		h.fail(w, r, r.Context(), e, err)
+		h.fail(w, r, false, e, err)
 		return
 	}
 	rc := http.NewResponseController(w)

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -43,6 +42,7 @@ type Handler struct {
 	fair      bool                 // requests carry their consumer to the pipeline's limits
 	consumers map[string]*Consumer // by name
 	draining  atomic.Bool
+	accessLog bool // one record per request, not only refusals
 
 	mu       sync.Mutex
 	inflight map[*reqState]struct{} // guarded by mu
@@ -84,6 +84,7 @@ func New(cfg Config) (*Handler, error) {
 		inflight: map[*reqState]struct{}{},
 		tunnels:  map[net.Conn]struct{}{},
 	}
+	h.accessLog = c.AccessLog == nil || *c.AccessLog
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -113,11 +114,14 @@ func New(cfg Config) (*Handler, error) {
 			}
 		}
 	}
-	h.dialer = &egress.Dialer{Policy: h.policyFor, Resolver: c.Resolver, Dialer: c.Dialer}
+	h.dialer = &egress.Dialer{Policy: h.policyFor, Resolver: c.Resolver, Dialer: c.Dialer, CacheTTL: max(c.DNSCacheTTL, 0)}
 	h.base = &http.Transport{
-		DialContext:            h.dialer.DialContext,
-		TLSClientConfig:        c.TLSClientConfig,
-		ForceAttemptHTTP2:      true,
+		DialContext:       h.dialer.DialContext,
+		TLSClientConfig:   c.TLSClientConfig,
+		ForceAttemptHTTP2: true,
+		// The client's Accept-Encoding goes to the provider as it is: no
+		// gzip asked for on its behalf, and no answer decompressed here.
+		DisableCompression:     true,
 		MaxIdleConns:           1024,
 		MaxIdleConnsPerHost:    256,
 		IdleConnTimeout:        90 * time.Second,
@@ -238,10 +242,6 @@ func (h *Handler) Close() error {
 	return err
 }
 
-// errDraining is the cancellation cause of queued requests when the proxy
-// drains.
-var errDraining = errors.New("proxy: draining")
-
 // Drain makes the proxy refuse new requests (503) and answers every request
 // still waiting for its turn with 503; requests already sent upstream
 // finish. http.Server.Shutdown then waits for them.
@@ -251,16 +251,18 @@ func (h *Handler) Drain() {
 	defer h.mu.Unlock()
 	for s := range h.inflight {
 		if !s.sent.Load() {
-			s.cancel(errDraining)
+			s.drained.Store(true)
+			s.cancel()
 		}
 	}
 }
 
 // reqState is a request in flight: sent is set once an attempt reaches
-// the upstream transport.
+// the upstream transport, drained when Drain ended its wait.
 type reqState struct {
-	sent   atomic.Bool
-	cancel context.CancelCauseFunc
+	sent    atomic.Bool
+	drained atomic.Bool
+	cancel  context.CancelFunc
 }
 
 type stateKey struct{}
@@ -274,9 +276,16 @@ func (m sentMarker) RoundTrip(r *http.Request) (*http.Response, error) {
 		s.sent.Store(true)
 	}
 	if _, ok := r.Header[consumerHeader]; ok {
+		// A shallow copy of the header without it: the values are shared,
+		// and the base transport only reads them.
+		hd := make(http.Header, len(r.Header))
+		for k, v := range r.Header {
+			if k != consumerHeader {
+				hd[k] = v
+			}
+		}
 		r2 := *r
-		r2.Header = r.Header.Clone()
-		delete(r2.Header, consumerHeader)
+		r2.Header = hd
 		r = &r2
 	}
 	return m.rt.RoundTrip(r)

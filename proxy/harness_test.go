@@ -114,7 +114,13 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // Config (its Upstreams[0] targets the provider as provider.test).
 func newRig(t *testing.T, mod func(c *Config, providerPort string)) *rig {
 	t.Helper()
-	up := httptest.NewServer(http.HandlerFunc(echoHandler))
+	return newRigWith(t, http.HandlerFunc(echoHandler), mod)
+}
+
+// newRigWith is newRig with the provider's handler given.
+func newRigWith(t *testing.T, provider http.Handler, mod func(c *Config, providerPort string)) *rig {
+	t.Helper()
+	up := httptest.NewServer(provider)
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
 	r := &rig{t: t, up: up, dial: &guard{t: t}, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
 	cfg := Config{

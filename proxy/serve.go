@@ -9,11 +9,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -149,11 +149,18 @@ func (h *Handler) match(r *http.Request) (*upstream, string, string) {
 	return best, strings.TrimPrefix(path, best.Prefix), rawRest
 }
 
+// hostOnly drops the port of a Host header ("[::1]:8080" gives "[::1]",
+// which Normalize unbrackets), without net.SplitHostPort's error
+// allocation for the common Host without a port.
 func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 || strings.IndexByte(hostport[i:], ']') >= 0 {
+		return hostport // no port, or a bracketed IPv6 address without one
 	}
-	return hostport
+	if strings.IndexByte(hostport[:i], ':') >= 0 && !strings.HasPrefix(hostport, "[") {
+		return hostport // a bare IPv6 address
+	}
+	return hostport[:i]
 }
 
 func (h *Handler) baseURL(w http.ResponseWriter, r *http.Request, e *entry, via string) {
@@ -173,11 +180,7 @@ func (h *Handler) baseURL(w http.ResponseWriter, r *http.Request, e *entry, via 
 		u.RawPath = up.target.EscapedPath() + rawRest
 	}
 	u.RawQuery = r.URL.RawQuery
-	out := r.Header.Clone()
-	if via == "Authorization" {
-		out.Del("Authorization")
-	}
-	stripRequest(out)
+	out := requestHeader(r.Header, via == "Authorization")
 	if up.credHeader != "" {
 		if out.Get(up.credHeader) != "" && !up.Credential.ClientOverride {
 			h.refuse(w, e, http.StatusForbidden, "credential_override", "this upstream's credential is set by the proxy; do not send "+up.credHeader)
@@ -203,8 +206,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, e *entry) {
 	}
 	u := *r.URL
 	u.User = nil
-	out := r.Header.Clone()
-	stripRequest(out)
+	out := requestHeader(r.Header, false)
 	h.send(w, r, e, &u, out)
 }
 
@@ -226,22 +228,26 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, e *entry, u *url.
 		return
 	}
 	st := &reqState{}
-	ctx, cancel := context.WithCancelCause(r.Context())
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), wait)
 	st.cancel = cancel
-	defer cancel(nil)
+	defer cancel()
 	untrack := h.track(st)
 	defer untrack()
-	ctx = context.WithValue(ctx, stateKey{}, st)
-	ctx, stop := context.WithTimeout(ctx, wait)
-	defer stop()
-	ctx = limit.WithPriority(ctx, prio)
+	if prio != limit.PriorityNormal {
+		ctx = limit.WithPriority(ctx, prio)
+	}
 	if h.fair {
 		ctx = limit.WithConsumer(ctx, e.consumer)
 	}
 	if cost > 0 {
 		ctx = sluice.WithCost(ctx, cost)
 	}
-	out := r.Clone(ctx)
+	// A shallow copy: the header, URL and body are replaced below, and
+	// the rest is read only.
+	out := r.WithContext(ctx)
+	if r.Trailer != nil {
+		out.Trailer = r.Trailer.Clone()
+	}
 	hdr[consumerHeader] = []string{e.consumer}
 	out.Header = hdr
 	if _, ok := hdr["User-Agent"]; !ok {
@@ -254,7 +260,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, e *entry, u *url.
 	}
 	resp, err := h.tr.RoundTrip(out)
 	if err != nil {
-		h.fail(w, r, ctx, e, err)
+		h.fail(w, r, st.drained.Load(), e, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -265,35 +271,43 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, e *entry, u *url.
 	}
 	w.WriteHeader(resp.StatusCode)
 	e.status = resp.StatusCode
-	e.bytes, _ = copyFlush(w, resp.Body)
+	e.bytes, _ = copyBody(w, resp.Body, resp.ContentLength)
 }
 
 // body sets out's body: up to smallBody bytes (or MaxBodyBytes if lower)
 // are read first, so a small body can be resent on a retry and a body over
 // the limit is refused before anything is dialed; the rest of a larger
-// body streams, cut at MaxBodyBytes.
+// body streams, cut at MaxBodyBytes. The buffer is sized from the
+// request's Content-Length when it has one.
 func (h *Handler) body(w http.ResponseWriter, r *http.Request, out *http.Request) error {
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		out.Body, out.ContentLength = http.NoBody, 0
 		return nil
 	}
 	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
-	head := make([]byte, min(h.cfg.MaxBodyBytes, smallBody)+1)
-	n, err := io.ReadFull(body, head)
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		b := head[:n]
+	keep := min(h.cfg.MaxBodyBytes, smallBody) // buffered for retries up to this
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		// ReadFrom wants MinRead bytes free before each read: with them
+		// the final read that sees EOF needs no second buffer.
+		buf.Grow(int(min(r.ContentLength, keep+1)) + bytes.MinRead)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(body, keep+1))
+	if err != nil {
+		return err
+	}
+	b := buf.Bytes()
+	if n <= keep {
 		out.Body = io.NopCloser(bytes.NewReader(b))
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-		out.ContentLength = int64(n)
+		out.ContentLength = n
+		out.TransferEncoding = nil // whole: sent with its length, not chunked
 		return nil
-	case err != nil:
-		return err
 	}
 	out.Body = struct {
 		io.Reader
 		io.Closer
-	}{io.MultiReader(bytes.NewReader(head), body), body}
+	}{io.MultiReader(bytes.NewReader(b), body), body}
 	return nil
 }
 
@@ -306,15 +320,16 @@ func (h *Handler) bodyError(w http.ResponseWriter, e *entry, err error) {
 	h.refuse(w, e, http.StatusBadRequest, "bad_body", "reading the request body failed")
 }
 
-// fail answers a request the pipeline returned an error for.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, e *entry, err error) {
+// fail answers a request the pipeline returned an error for; drained says
+// Drain ended its wait.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, drained bool, e *entry, err error) {
 	var rl *sluice.RateLimitError
 	var ce *limit.CapError
 	var ue x509.UnknownAuthorityError
 	var he x509.HostnameError
 	var mb *http.MaxBytesError
 	switch {
-	case errors.Is(context.Cause(ctx), errDraining):
+	case drained:
 		h.refuse(w, e, http.StatusServiceUnavailable, "draining", "the proxy is shutting down before this request's turn came; retry on another replica")
 	case r.Context().Err() != nil:
 		e.status, e.reason = 499, "client_gone"
@@ -391,11 +406,19 @@ func controls(hd http.Header, def, max time.Duration) (wait time.Duration, prio 
 	return wait, prio, cost, ""
 }
 
-// copyFlush copies the body, flushing after each read so streamed
-// answers (server-sent events) reach the client as they come.
-func copyFlush(w http.ResponseWriter, body io.Reader) (int64, error) {
-	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+// copyBufs recycles the 32 KiB buffers answers are copied through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyBody copies the answer's body to the client. An answer of unknown
+// length (chunked, server-sent events) is flushed after each read, so a
+// stream reaches the client as it comes; one of known length is left to
+// the server's buffering and flushed once, when it is complete, so that it
+// leaves before the access log is written.
+func copyBody(w http.ResponseWriter, body io.Reader, length int64) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	flush := http.NewResponseController(w).Flush
 	var n int64
 	for {
 		k, err := body.Read(buf)
@@ -405,9 +428,14 @@ func copyFlush(w http.ResponseWriter, body io.Reader) (int64, error) {
 			if werr != nil {
 				return n, werr
 			}
-			_ = rc.Flush()
+			if length < 0 {
+				_ = flush()
+			}
 		}
 		if err == io.EOF {
+			if length >= 0 {
+				_ = flush()
+			}
 			return n, nil
 		}
 		if err != nil {
@@ -416,18 +444,23 @@ func copyFlush(w http.ResponseWriter, body io.Reader) (int64, error) {
 	}
 }
 
-// record writes the access-log line; it carries no header and a redacted
-// URL.
+// record counts the request and writes its access-log line (unless the
+// access log is off and the request was served); the line carries no
+// header and a redacted URL.
 func (h *Handler) record(r *http.Request, e *entry, d time.Duration) {
 	h.stats.request(e.mode)
 	h.met.answered(e.consumer, e.status)
-	attrs := []slog.Attr{
+	if e.reason == "" && !h.accessLog {
+		return
+	}
+	var buf [9]slog.Attr // room for every attribute: no growth on the heap
+	attrs := append(buf[:0],
 		slog.String("mode", e.mode),
 		slog.String("consumer", e.consumer),
 		slog.String("method", r.Method),
 		slog.Int("status", e.status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-	}
+	)
 	if e.upstream != "" {
 		attrs = append(attrs, slog.String("upstream", e.upstream))
 	}

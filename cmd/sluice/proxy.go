@@ -51,7 +51,10 @@ func serveProxy(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		fmt.Fprintln(stderr, "usage: sluice proxy -config FILE")
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{ReplaceAttr: redact.ReplaceAttr}))
+	lw := newLogWriter(stderr, 100*time.Millisecond) // batched: no write per request
+	defer lw.Close()
+	var memo redact.KeyMemo // the access log repeats its keys
+	logger := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{ReplaceAttr: memo.ReplaceAttr}))
 	cfg, err := proxy.LoadFile(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

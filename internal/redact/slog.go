@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // HeaderAttr returns a group attribute holding h redacted (see [Header]): one
@@ -60,11 +62,40 @@ func ErrorAttr(key string, err error) slog.Attr {
 // groups is ignored. Use it directly or call it from a ReplaceAttr of your
 // own.
 func ReplaceAttr(groups []string, a slog.Attr) slog.Attr {
+	return replaceAttr(a, func(k string) bool { return IsSecretHeader(k) || IsSecretParam(k) })
+}
+
+// KeyMemo is [ReplaceAttr] for a handler that logs the same keys on every
+// line (an access log): whether a key is a secret name is decided once per
+// key, for up to 256 keys, instead of on every record. Its zero value is
+// ready; it is safe for concurrent use.
+type KeyMemo struct {
+	secret sync.Map // key -> bool
+	n      atomic.Int32
+}
+
+// ReplaceAttr is [ReplaceAttr] with the key decisions remembered.
+func (m *KeyMemo) ReplaceAttr(groups []string, a slog.Attr) slog.Attr {
+	return replaceAttr(a, m.isSecret)
+}
+
+func (m *KeyMemo) isSecret(k string) bool {
+	if v, ok := m.secret.Load(k); ok {
+		return v.(bool)
+	}
+	s := IsSecretHeader(k) || IsSecretParam(k)
+	if m.n.Add(1) <= 256 {
+		m.secret.Store(k, s)
+	}
+	return s
+}
+
+func replaceAttr(a slog.Attr, secretKey func(string) bool) slog.Attr {
 	v := a.Value
 	switch v.Kind() {
 	case slog.KindString:
 		s := v.String()
-		if IsSecretHeader(a.Key) || IsSecretParam(a.Key) {
+		if secretKey(a.Key) {
 			if s == "" {
 				return a
 			}
@@ -74,6 +105,11 @@ func ReplaceAttr(groups []string, a slog.Attr) slog.Attr {
 			return slog.String(a.Key, safe)
 		}
 	case slog.KindAny:
+		if l, ok := v.Any().(slog.Level); ok {
+			// What the handlers print for a level, without the JSON
+			// handler's reflection-based json.Marshal of a KindAny value.
+			return slog.String(a.Key, l.String())
+		}
 		return replaceAny(a)
 	}
 	return a

@@ -36,6 +36,9 @@ func URL(u *url.URL) string {
 // redact is returned as is. When s does not parse, the part after the first
 // '?' is redacted as a query.
 func URLString(s string) string {
+	if !strings.ContainsAny(s, "@?#") {
+		return s // no user info, query or fragment: nothing to redact
+	}
 	if u, err := url.Parse(s); err == nil {
 		if u.User == nil && !hasSecretParam(u.RawQuery) && !hasSecretParam(u.EscapedFragment()) {
 			return s
