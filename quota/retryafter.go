@@ -16,11 +16,13 @@ import (
 // An HTTP-date has the resolution of delay-seconds, and worse: the instant
 // is rounded to the second and so is the Date it is read against, so a
 // server wanting 20 ms may name an instant 1.01 s or 1.99 s ahead of the
-// local clock. A date at most dateSlack ahead is therefore read as
+// local clock: a date d ahead may mean as little as d - 1 s. One less than
+// dateSlack ahead, which may mean under a second, is therefore read as
 // "Retry-After: 1", the whole second that the Tracker and the Transport
-// take as possible rounding (the pace, not a pause, holds the next
-// requests); read as 1.99 s, it paused the whole host for that long at
-// about one throttle in ten (goodput 0.83 against 0.93 for delay-seconds).
+// take as possible rounding (the pace, not the wait, holds the retry).
+// Read as it came (a fraction of a second, or just over one), the retried
+// request slept it out whole, and a wait over a second paused the host:
+// goodput 0.83 in issue 10's bench against 0.93 for delay-seconds.
 func parseRetryAfter(h http.Header, c clock) (wait float64, ok bool) {
 	for _, name := range [...]string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
 		if v, ok := headerNum(h, name); ok && v >= 0 {
@@ -43,7 +45,7 @@ func parseRetryAfter(h http.Header, c clock) (wait float64, ok bool) {
 		return 0, false
 	}
 	d := c.at(t).Sub(c.now)
-	if d > 0 && d <= dateSlack {
+	if d > 0 && d < dateSlack {
 		d = time.Second
 	}
 	return d.Seconds(), true

@@ -7,9 +7,10 @@ import (
 )
 
 // An HTTP-date Retry-After is rounded to the second, and so is the Date it
-// is read against: one at most two seconds ahead of the local clock reads
-// as a whole second, the rounding the Tracker and the Transport leave to
-// the pace (issue 10: read as 1.99 s it paused the host, goodput 0.83).
+// is read against: one less than two seconds ahead of the local clock
+// reads as a whole second, the rounding the Tracker and the Transport leave to
+// the pace (issue 10: read as it came, each retried request slept out a
+// fraction of a second, goodput 0.83).
 // Longer ones keep their local conversion.
 func TestRetryAfterDateRounding(t *testing.T) {
 	tests := []struct {
@@ -20,7 +21,7 @@ func TestRetryAfterDateRounding(t *testing.T) {
 	}{
 		{"just under a second", 10 * time.Millisecond, time.Second, time.Second},
 		{"next second but one, late in the second", 990 * time.Millisecond, 2 * time.Second, time.Second},
-		{"exactly two seconds", 0, 2 * time.Second, time.Second},
+		{"exactly two seconds: over one", 0, 2 * time.Second, 2 * time.Second},
 		{"three seconds", 10 * time.Millisecond, 3 * time.Second, 2990 * time.Millisecond},
 		{"two minutes", 0, 2 * time.Minute, 2 * time.Minute},
 		{"in the past", 500 * time.Millisecond, 0, 0},
