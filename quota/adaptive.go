@@ -83,11 +83,50 @@ type cubic struct {
 	throttles int64
 
 	slowStart    bool      // doubling the rate until the next throttle
+	ramping      bool      // slow start from the first contact, no throttle seen yet
 	lastDecrease time.Time // throttles of requests sent before it do not decrease again
 }
 
+// The first-contact ramp: once a host's first answer says nothing of its
+// quota, the requests that waited for it go out from rampStart requests/s,
+// the rate doubling every rampDoubling, rather than all at once. Releasing
+// 15 (or 63) requests together into a provider's burst of 10 drew 5 to 53
+// immediate 429s; ramping, the burst is used up at a rate a few times the
+// limit and the first 429 comes while few requests are in flight. When the
+// rate passes rampEnd with no throttle the ramp ends: the host is not
+// limited at any rate that matters.
+const (
+	rampStart    = 10.0
+	rampDoubling = 50 * time.Millisecond
+	rampEnd      = 20000.0
+)
+
+// confirmBand is how close (as a share) a throttle's rate must be to the
+// last throttle's for the limit to count as confirmed.
+const confirmBand = 0.1
+
 // slowStartDoubling is how long the rate takes to double in slow start.
 const slowStartDoubling = 250 * time.Millisecond
+
+// ramp starts the first-contact ramp at now (see rampStart).
+func (c *cubic) ramp(now time.Time) {
+	t := c.sec(now)
+	c.enabled, c.slowStart, c.ramping = true, true, true
+	c.lastMax = rampStart / c.beta
+	c.lastThrottle = t
+	c.lastRefill = t
+	c.setRate(t, rampStart)
+	c.tokens = c.capacity
+}
+
+// stopRamp ends the first-contact ramp (its rate passed rampEnd, or the
+// host's answers state a quota), leaving the limiter as it was before the
+// first contact: off until a bare throttle.
+func (c *cubic) stopRamp() {
+	if c.ramping {
+		c.enabled, c.slowStart, c.ramping = false, false, false
+	}
+}
 
 func newCubic(o AdaptiveOptions, now time.Time) *cubic {
 	c := &cubic{beta: o.Beta, scale: o.Scale, minRate: o.MinRate, maxRate: o.MaxRate, initial: o.InitialRate, epoch: now}
@@ -122,7 +161,13 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 		return before, before, false
 	case throttled:
 		r := c.measured
-		if c.enabled && c.slowStart {
+		if c.ramping {
+			// The ramp's rate, doubling every 50 ms, is several times
+			// the limit when the provider's burst runs out; the rate
+			// measured since the first contact (burst included) is the
+			// closer bound.
+			r = min(r, c.fillRate)
+		} else if c.enabled && c.slowStart {
 			// The measured rate lags a rate that doubles every 250 ms;
 			// the limit lies between half the rate that hit it and that
 			// rate (as TCP's ssthresh is half the window that hit loss).
@@ -132,11 +177,20 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 		} else if c.initial > 0 {
 			r = c.initial / c.beta // the configured rate is where it lands
 		}
+		beta := c.beta
+		if c.enabled && !c.slowStart && math.Abs(r-c.lastMax) <= confirmBand*c.lastMax {
+			// The limit is where the last throttle found it: back off a
+			// third as far, and climb back (CUBIC's curve) as much
+			// sooner. A full decrease at every confirmation kept the
+			// rate about 15 % under the limit for a second out of three.
+			beta = 1 - (1-c.beta)/3
+		}
 		c.lastMax = r
-		c.window = math.Cbrt(c.lastMax * (1 - c.beta) / c.scale)
+		c.window = math.Cbrt(c.lastMax * (1 - beta) / c.scale)
 		c.lastThrottle = t
 		c.lastDecrease = now
-		calc = r * c.beta
+		c.ramping = false
+		calc = r * beta
 		if !c.enabled {
 			c.enabled = true
 			c.slowStart = c.initial == 0
@@ -151,7 +205,15 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 		// The rate measured before the first throttle says little (it may
 		// be a burst's), so grow exponentially from it until the next
 		// throttle finds the limit, as TCP's slow start does.
-		calc = c.lastMax * c.beta * math.Exp2((t-c.lastThrottle)/slowStartDoubling.Seconds())
+		doubling := slowStartDoubling
+		if c.ramping {
+			doubling = rampDoubling
+		}
+		calc = c.lastMax * c.beta * math.Exp2((t-c.lastThrottle)/doubling.Seconds())
+		if c.ramping && calc > rampEnd {
+			c.stopRamp()
+			return before, before, true
+		}
 	default:
 		d := t - c.lastThrottle - c.window
 		calc = c.scale*d*d*d + c.lastMax

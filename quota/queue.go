@@ -11,7 +11,7 @@ import (
 
 // Requests that must wait for a host's quota queue in the host's state, by
 // priority (limit.PriorityFrom of the request's context) and then in
-// arrival order, and are granted in that order by whoever changes what the
+// order of arrival (Cost.Since: a retry keeps its first attempt's place), and are granted in that order by whoever changes what the
 // quota allows: a timer armed for the first waiter's time, a response
 // (done), a new arrival or a waiter leaving. Each waiter once slept on its
 // own timer and took the quota if it was there when it woke: every waiter
@@ -33,6 +33,7 @@ type waiter struct {
 	h        *hostState
 	cost     Cost
 	prio     limit.Priority
+	since    time.Time // Cost.Since, or the arrival
 	hold     bool      // waits for the first contact's answer
 	deadline time.Time // the context's deadline; zero: none
 	ready    chan struct{}
@@ -40,11 +41,11 @@ type waiter struct {
 	err      error
 }
 
-// enqueue adds w behind the waiters of its priority or higher. Requires
-// Tracker.mu held.
+// enqueue adds w behind the waiters of higher priority and those of its
+// priority that asked before it. Requires Tracker.mu held.
 func (h *hostState) enqueue(w *waiter) {
 	i := len(h.queue)
-	for i > 0 && h.queue[i-1].prio < w.prio {
+	for i > 0 && (h.queue[i-1].prio < w.prio || h.queue[i-1].prio == w.prio && h.queue[i-1].since.After(w.since)) {
 		i--
 	}
 	h.queue = append(h.queue, nil)

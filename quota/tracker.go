@@ -37,6 +37,11 @@ type Cost struct {
 	// hold it. One throttle from arrival jitter would otherwise switch
 	// discovery on and undercut the configured rate.
 	Paced bool
+	// Since is when the request first asked for quota (its first
+	// attempt); waiters of one priority are granted in order of it, so
+	// that a retried request takes its place in the queue again instead
+	// of joining the back. Zero (or a time to come) means now.
+	Since time.Time
 	// MaxWait is the longest this request may wait in Acquire; a longer
 	// wait fails at once with a *WaitError whose Ceiling is MaxWait. Zero
 	// means no ceiling but the context's deadline.
@@ -273,7 +278,10 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 		t.emit(ev, cost.Route)
 		return tk.finish, nil
 	}
-	w := &waiter{h: h, cost: cost, prio: limit.PriorityFrom(ctx), hold: hold, ready: make(chan struct{})}
+	w := &waiter{h: h, cost: cost, prio: limit.PriorityFrom(ctx), since: now, hold: hold, ready: make(chan struct{})}
+	if !cost.Since.IsZero() && cost.Since.Before(now) {
+		w.since = cost.Since
+	}
 	if hasDL {
 		w.deadline = dl
 	}
@@ -330,7 +338,8 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 		}
 		d.b.answered(d.mark)
 	}
-	if !h.answered && (resp != nil || err != nil) {
+	first := !h.answered && (resp != nil || err != nil)
+	if first {
 		h.answered = true
 	}
 	if resp != nil {
@@ -338,6 +347,14 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 			h.dialect = sig.Dialect
 		}
 		t.observe(h, tk, sig, now)
+	}
+	if a := h.adaptive; a != nil && resp != nil {
+		switch {
+		case first && len(sig.Observations) == 0 && !sig.Throttled && !tk.paced:
+			a.ramp(now) // the first answer said nothing of the quota
+		case len(sig.Observations) > 0:
+			a.stopRamp() // the buckets pace
+		}
 	}
 	if len(h.queue) > 0 {
 		t.dispatch(h, now) // what it said may let waiters go
