@@ -378,7 +378,7 @@ func (t *Tracker) observe(h *hostState, tk *ticket, sig Signal, now time.Time) {
 				mark = d.mark
 			}
 		}
-		b.apply(o, mark, tk.at, now, tk.route)
+		b.apply(o, mark, now, tk.route)
 		if sig.Throttled && o.Exhausted() {
 			exhausted = true
 			b.throttles++
