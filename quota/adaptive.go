@@ -82,6 +82,11 @@ type cubic struct {
 
 	throttles int64
 
+	// successes in the last accepted window, in acceptedSlots slots of
+	// acceptedSlot, the newest at slot
+	accepted [acceptedSlots]float64
+	slot     int64
+
 	slowStart    bool      // doubling the rate until the next throttle
 	ramping      bool      // slow start from the first contact, no throttle seen yet
 	lastDecrease time.Time // throttles of requests sent before it do not decrease again
@@ -151,6 +156,9 @@ func (c *cubic) sec(now time.Time) float64 { return now.Sub(c.epoch).Seconds() }
 func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float64, changed bool) {
 	t := c.sec(now)
 	c.measure(t)
+	if !throttled {
+		c.accept(t)
+	}
 	before = c.fillRate
 	var calc float64
 	switch {
@@ -168,12 +176,20 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 			// closer bound.
 			r = min(r, c.fillRate)
 		} else if c.enabled && c.slowStart {
-			// The measured rate lags a rate that doubles every 250 ms;
-			// the limit lies between half the rate that hit it and that
+			// The limit lies between half the rate that hit it and that
 			// rate (as TCP's ssthresh is half the window that hit loss).
-			r = max(min(r, c.fillRate), c.fillRate/2)
+			// The smoothed measured rate lags a rate that doubles every
+			// 250 ms; what the provider accepted in the last 250 ms
+			// (its bucket ran dry: it accepts at its rate, plus what
+			// was left of its burst) is the nearer figure. At 200/s
+			// half the rate was 167/s and CUBIC took 10 s to climb.
+			r = min(max(c.acceptedRate(t), c.fillRate/2), c.fillRate)
 		} else if c.enabled {
-			r = min(r, c.fillRate)
+			// The measured rate may lag too (a job starting after an
+			// idle gap counted over part of a bucket: 37/s at a 50/s
+			// limit, and the rate fell to 26/s for 7 s); the provider
+			// accepted at least what it did in the last 250 ms.
+			r = min(max(r, c.acceptedRate(t)), c.fillRate)
 		} else if c.initial > 0 {
 			r = c.initial / c.beta // the configured rate is where it lands
 		}
@@ -189,14 +205,21 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 		c.window = math.Cbrt(c.lastMax * (1 - beta) / c.scale)
 		c.lastThrottle = t
 		c.lastDecrease = now
-		c.ramping = false
 		calc = r * beta
-		if !c.enabled {
+		switch {
+		case !c.enabled:
 			c.enabled = true
 			c.slowStart = c.initial == 0
 			c.lastRefill = t
 			c.tokens = 0
-		} else {
+		case c.ramping:
+			// The ramp's first throttle: go on in slow start (doubling
+			// every 250 ms) from there, as after a first throttle
+			// without a ramp. The measured rate may lie well under the
+			// limit (at 200/s the ramp averaged 115/s), and CUBIC alone
+			// took 10 s to climb from it.
+			c.ramping = false
+		default:
 			c.slowStart = false
 		}
 	case !c.enabled:
@@ -298,4 +321,41 @@ func (c *cubic) earliest(now time.Time, n float64) time.Time {
 func (c *cubic) take(now time.Time, n float64) {
 	c.refill(c.sec(now))
 	c.tokens -= n
+}
+
+// The accepted window: successes are counted over the last 250 ms, in
+// five slots of 50 ms.
+const (
+	acceptedSlots = 5
+	acceptedSlot  = 0.05 // seconds
+)
+
+// advance moves the accepted window to t's slot.
+func (c *cubic) advance(t float64) {
+	s := int64(math.Floor(t / acceptedSlot))
+	for c.slot < s {
+		c.slot++
+		c.accepted[c.slot%acceptedSlots] = 0
+		if s-c.slot > acceptedSlots {
+			c.slot = s - acceptedSlots
+		}
+	}
+}
+
+// accept counts a success answered at t.
+func (c *cubic) accept(t float64) {
+	c.advance(t)
+	c.accepted[c.slot%acceptedSlots]++
+}
+
+// acceptedRate returns the successes per second over the accepted window
+// ending at t.
+func (c *cubic) acceptedRate(t float64) float64 {
+	c.advance(t)
+	var n float64
+	for _, v := range c.accepted {
+		n += v
+	}
+	span := (acceptedSlots-1)*acceptedSlot + (t - float64(c.slot)*acceptedSlot)
+	return n / max(span, acceptedSlot)
 }

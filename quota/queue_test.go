@@ -15,8 +15,9 @@ import (
 // queued is one request of TestTrackerGrantsInOrder, arriving after the
 // ones before it.
 type queued struct {
-	prio limit.Priority
-	cost Cost
+	prio  limit.Priority
+	cost  Cost
+	retry bool // Cost.Since a second before: a retry of an earlier request
 }
 
 // Requests waiting for a host's quota are granted by priority, then in
@@ -52,6 +53,11 @@ func TestTrackerGrantsInOrder(t *testing.T) {
 		{"a large cost is not starved", openaiTokens,
 			[]queued{{cost: tokens(500)}, {cost: tokens(10)}, {cost: tokens(10)}, {cost: tokens(10)}},
 			[]int{0, 1, 2, 3}},
+		// A retried request (Cost.Since: its first attempt) takes its
+		// place again, ahead of those that came after it first asked.
+		{"a retry keeps its place", ietfEmpty,
+			[]queued{{}, {}, {retry: true}, {}},
+			[]int{2, 0, 1, 3}},
 		// A request that draws no tokens is not held by the tokens bucket:
 		// it goes at once, past the waiters for tokens.
 		{"a holder that does not concern it", openaiTokens,
@@ -68,6 +74,9 @@ func TestTrackerGrantsInOrder(t *testing.T) {
 				var wg sync.WaitGroup
 				for i, r := range tt.reqs {
 					ctx := limit.WithPriority(context.Background(), r.prio)
+					if r.retry {
+						r.cost.Since = time.Now().Add(-time.Second)
+					}
 					wg.Go(func() {
 						done, err := tr.Acquire(ctx, "api", r.cost)
 						if err != nil {
