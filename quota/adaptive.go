@@ -13,14 +13,17 @@ type AdaptiveOptions struct {
 	// Disabled turns rate discovery off: bare throttles then pace nothing.
 	Disabled bool
 	// InitialRate is the rate (requests/s) to fall back to at a host's first
-	// bare throttle; zero means the rate measured until then.
+	// bare throttle; zero means the rate measured until then (since the
+	// first contact's answer), growing in slow start to the next throttle.
 	InitialRate float64
 	// MinRate is the lowest rate the limiter goes down to; zero means 0.5/s.
 	MinRate float64
-	// MaxRate caps the rate; zero means no cap.
+	// MaxRate caps the rate; zero means no cap. The first-contact ramp
+	// ends there.
 	MaxRate float64
 	// Beta is the multiplicative decrease on a throttle; zero means 0.7.
-	// Must be in (0, 1).
+	// A throttle within 10% of the rate of the last one backs off a third
+	// as far (0.9 for 0.7). Must be in (0, 1).
 	Beta float64
 	// Scale is CUBIC's growth constant C; zero means 0.4.
 	Scale float64
@@ -98,8 +101,8 @@ type cubic struct {
 // 15 (or 63) requests together into a provider's burst of 10 drew 5 to 53
 // immediate 429s; ramping, the burst is used up at a rate a few times the
 // limit and the first 429 comes while few requests are in flight. When the
-// rate passes rampEnd with no throttle the ramp ends: the host is not
-// limited at any rate that matters.
+// rate passes rampEnd (or AdaptiveOptions.MaxRate) with no throttle the
+// ramp ends: the host is not limited at any rate that matters.
 const (
 	rampStart    = 10.0
 	rampDoubling = 50 * time.Millisecond
@@ -169,7 +172,9 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 		return before, before, false
 	case throttled:
 		r := c.measured
-		if c.ramping {
+		if c.ramping && c.initial > 0 {
+			r = c.initial / c.beta // the configured rate is where it lands
+		} else if c.ramping {
 			// The ramp's rate, doubling every 50 ms, is several times
 			// the limit when the provider's burst runs out; the rate
 			// measured since the first contact (burst included) is the
@@ -217,8 +222,10 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 			// every 250 ms) from there, as after a first throttle
 			// without a ramp. The measured rate may lie well under the
 			// limit (at 200/s the ramp averaged 115/s), and CUBIC alone
-			// took 10 s to climb from it.
+			// took 10 s to climb from it. With InitialRate set, it
+			// lands there, as a first throttle does.
 			c.ramping = false
+			c.slowStart = c.initial == 0
 		default:
 			c.slowStart = false
 		}
@@ -233,7 +240,7 @@ func (c *cubic) update(now, sent time.Time, throttled bool) (before, after float
 			doubling = rampDoubling
 		}
 		calc = c.lastMax * c.beta * math.Exp2((t-c.lastThrottle)/doubling.Seconds())
-		if c.ramping && calc > rampEnd {
+		if c.ramping && (calc > rampEnd || c.maxRate > 0 && calc >= c.maxRate) {
 			c.stopRamp()
 			return before, before, true
 		}

@@ -110,3 +110,27 @@ func TestCubicConfirmedLimit(t *testing.T) {
 		})
 	}
 }
+
+// With AdaptiveOptions set, the ramp's first throttle lands on InitialRate
+// (as a first throttle without a ramp does), and a ramp reaching MaxRate
+// ends there.
+func TestFirstContactRampOptions(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	c := newCubic(AdaptiveOptions{InitialRate: 40}, t0)
+	c.ramp(t0)
+	later := t0.Add(200 * time.Millisecond)
+	c.update(later, later, true)
+	if c.fillRate != 40 || c.slowStart || c.ramping {
+		t.Errorf("InitialRate 40: after the ramp's throttle fill %v, slow start %v, ramping %v; want 40, false, false",
+			c.fillRate, c.slowStart, c.ramping)
+	}
+	c = newCubic(AdaptiveOptions{MaxRate: 30}, t0)
+	c.ramp(t0)
+	for ms := 10; ms <= 200 && c.enabled; ms += 10 {
+		at := t0.Add(time.Duration(ms) * time.Millisecond)
+		c.update(at, at, false)
+	}
+	if c.enabled {
+		t.Errorf("MaxRate 30: the ramp still on at %v/s after 200 ms, want it ended", c.fillRate)
+	}
+}
