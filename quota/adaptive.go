@@ -87,8 +87,10 @@ type cubic struct {
 
 	// successes in the last accepted window, in acceptedSlots slots of
 	// acceptedSlot, the newest at slot
-	accepted [acceptedSlots]float64
-	slot     int64
+	accepted    [acceptedSlots]float64
+	slot        int64
+	firstAccept float64 // when the first success was counted
+	anyAccepted bool
 
 	slowStart    bool      // doubling the rate until the next throttle
 	ramping      bool      // slow start from the first contact, no throttle seen yet
@@ -102,11 +104,16 @@ type cubic struct {
 // immediate 429s; ramping, the burst is used up at a rate a few times the
 // limit and the first 429 comes while few requests are in flight. When the
 // rate passes rampEnd (or AdaptiveOptions.MaxRate) with no throttle the
-// ramp ends: the host is not limited at any rate that matters.
+// ramp ends: a host that throttles without quota headers above 2,000/s is
+// rare, and past it the burst is bounded by the caller's concurrency. The
+// ramp is the price of not knowing: concurrent traffic to a host that
+// never throttles is held to it for about 0.4 s, once per Tracker (3,000
+// GETs from 16 workers at 2 ms: 0.74 s instead of 0.38 s on fake time).
+// It runs only when a crowd waited for the first answer (rampCrowd).
 const (
 	rampStart    = 10.0
 	rampDoubling = 50 * time.Millisecond
-	rampEnd      = 20000.0
+	rampEnd      = 2000.0
 )
 
 // confirmBand is how close (as a share) a throttle's rate must be to the
@@ -126,6 +133,9 @@ func (c *cubic) ramp(now time.Time) {
 	c.setRate(t, rampStart)
 	c.tokens = c.capacity
 }
+
+// holds reports whether the limiter paces a request of the given cost.
+func (c *cubic) holds(cost Cost) bool { return c.enabled && !cost.Paced }
 
 // stopRamp ends the first-contact ramp (its rate passed rampEnd, or the
 // host's answers state a quota), leaving the limiter as it was before the
@@ -351,6 +361,9 @@ func (c *cubic) advance(t float64) {
 
 // accept counts a success answered at t.
 func (c *cubic) accept(t float64) {
+	if !c.anyAccepted {
+		c.anyAccepted, c.firstAccept = true, t
+	}
 	c.advance(t)
 	c.accepted[c.slot%acceptedSlots]++
 }
@@ -363,6 +376,11 @@ func (c *cubic) acceptedRate(t float64) float64 {
 	for _, v := range c.accepted {
 		n += v
 	}
+	// The window, or the time since the first success if shorter: 11
+	// successes in the first 12 ms are not 55/s.
 	span := (acceptedSlots-1)*acceptedSlot + (t - float64(c.slot)*acceptedSlot)
+	if c.anyAccepted {
+		span = min(span, t-c.firstAccept)
+	}
 	return n / max(span, acceptedSlot)
 }

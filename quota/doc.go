@@ -93,7 +93,9 @@
 //     says nothing (no quota headers, not a throttle), the others go out on
 //     a ramp, from 10/s doubling every 50 ms, rather than all at once into
 //     the provider's burst; the ramp is the adaptive limiter's first slow
-//     start (see below) and ends at 20,000/s or at the first quota headers.
+//     start (see below) and ends at 2,000/s or at the first quota headers.
+//     The ramp guards against a crowd: it runs only if two requests or more
+//     waited for the first answer, not for a caller sending one at a time.
 //
 // Requests that must wait queue per host and are granted in order: by
 // priority (limit.PriorityFrom of the context, as the Transport's limiters

@@ -1,6 +1,9 @@
 package quota
 
 import (
+	"context"
+	"net/http"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -51,34 +54,61 @@ func TestFirstContactRamps(t *testing.T) {
 	}
 }
 
-// The ramp ends when the first answers state a quota (the buckets pace)
-// and when its rate passes rampEnd with no throttle (the host is not
-// limited at any rate that matters): the adaptive limiter is then off, as
-// before the first contact.
+// The ramp runs when a crowd (two requests or more) waited for the first
+// answer, and ends when the answers state a quota (the buckets pace) or
+// its rate passes rampEnd with no throttle (the host is not limited at any
+// rate that matters): the adaptive limiter is then off, as before the
+// first contact. A caller sending one request at a time gets no ramp.
 func TestFirstContactRampEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTestTracker(t, TrackerOptions{})
 		start := time.Now()
-		feed(t, tr, "api", Cost{}, respAt(start, 200))
+		// crowd makes waiters requests wait for host's first answer, resp.
+		crowd := func(host string, waiters int, resp *http.Response) {
+			first, err := tr.Acquire(context.Background(), host, Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for range waiters {
+				wg.Go(func() {
+					if done, err := tr.Acquire(context.Background(), host, Cost{}); err == nil {
+						done(nil, nil)
+					}
+				})
+			}
+			synctest.Wait()
+			first(resp, nil)
+			wg.Wait()
+		}
+		crowd("api", 2, respAt(start, 200))
 		a := tr.hosts["api"].adaptive
-		if !a.enabled || !a.ramping || a.fillRate != rampStart {
-			t.Fatalf("after a first answer without quota: enabled %v ramping %v rate %v, want a ramp from %v/s",
-				a.enabled, a.ramping, a.fillRate, rampStart)
+		if !a.enabled || !a.ramping {
+			t.Fatalf("after a first answer without quota, 2 waiting: enabled %v ramping %v, want a ramp", a.enabled, a.ramping)
 		}
 		// Keep answering: the ramp doubles every 50 ms from 10/s and passes
-		// 20,000/s after 11 doublings.
+		// 2,000/s after 8 doublings.
 		for time.Since(start) < time.Second && a.enabled {
 			feed(t, tr, "api", Cost{}, respAt(start, 200))
+			time.Sleep(5 * time.Millisecond)
 		}
-		if a.enabled || time.Since(start) > 600*time.Millisecond {
-			t.Errorf("ramp still on (%v) after %v, want off within 600ms", a.enabled, time.Since(start))
+		if a.enabled || time.Since(start) > 450*time.Millisecond {
+			t.Errorf("ramp still on (%v) after %v, want off within 450ms", a.enabled, time.Since(start))
 		}
 
-		feed(t, tr, "other", Cost{}, respAt(start, 200))
+		crowd("other", 2, respAt(start, 200))
 		feed(t, tr, "other", Cost{}, respAt(start, 200, "X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "99",
 			"X-RateLimit-Reset", unix(start.Add(time.Hour))))
 		if o := tr.hosts["other"].adaptive; o.enabled || o.ramping {
 			t.Errorf("ramp on (%v) after an answer with quota headers, want off", o.enabled)
+		}
+
+		crowd("alone", 1, respAt(start, 200))
+		for i := range 20 {
+			feed(t, tr, "alone", Cost{}, respAt(start, 200))
+			if a := tr.hosts["alone"].adaptive; a.enabled {
+				t.Fatalf("request %d: ramp on with one request waiting at the first answer, want none", i)
+			}
 		}
 	})
 }

@@ -350,8 +350,8 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 	}
 	if a := h.adaptive; a != nil && resp != nil {
 		switch {
-		case first && len(sig.Observations) == 0 && !sig.Throttled && !tk.paced:
-			a.ramp(now) // the first answer said nothing of the quota
+		case first && len(sig.Observations) == 0 && !sig.Throttled && !tk.paced && h.crowd():
+			a.ramp(now) // the first answer said nothing of the quota, and a crowd waits
 		case len(sig.Observations) > 0:
 			a.stopRamp() // the buckets pace
 		}

@@ -27,7 +27,10 @@ import (
 // the retry-after case drew 6 to 8 429s at walls a few ns apart (so it
 // failed now and then); the FIFO hand-off grants in a set order. The jobs
 // that learn from bare throttles are run twice and must agree to the
-// nanosecond. (GitHub's wall still varies by a window, 11 to 13 s, with
+// nanosecond. The provider answers in 1 ms: answering in no time, it left
+// to the Go scheduler whether the other workers had arrived before the
+// first answer (which decides the first-contact ramp), an order of
+// goroutines rather than of time. (GitHub's wall still varies by a window, 11 to 13 s, with
 // the rounding of its reset, and Shopify's by up to 40 ms.)
 func TestLearnsQuotaThroughTransport(t *testing.T) {
 	const requests, workers = 600, 16
@@ -54,7 +57,8 @@ func TestLearnsQuotaThroughTransport(t *testing.T) {
 				var rejected int
 				var failures int64
 				synctest.Test(t, func(t *testing.T) {
-					p := sluicetest.NewProvider(sluicetest.Options{Limit: tt.limit, Dialect: tt.dialect})
+					p := sluicetest.NewProvider(sluicetest.Options{Limit: tt.limit, Dialect: tt.dialect,
+						Faults: sluicetest.Faults{Latency: time.Millisecond}})
 					defer p.Close()
 					cfg := sluice.Config{Defaults: sluice.Policy{Retry: &sluice.RetryConfig{MaxAttempts: 10}}}
 					tr, err := sluice.NewTransport(cfg, p)
