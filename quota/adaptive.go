@@ -100,7 +100,7 @@ type cubic struct {
 // The first-contact ramp: once a host's first answer says nothing of its
 // quota, the requests that waited for it go out from rampStart requests/s,
 // the rate doubling every rampDoubling, rather than all at once. Releasing
-// 15 (or 63) requests together into a provider's burst of 10 drew 5 to 53
+// 15 (or 63) requests together into a provider's burst of 10 drew 5 to 61
 // immediate 429s; ramping, the burst is used up at a rate a few times the
 // limit and the first 429 comes while few requests are in flight. When the
 // rate passes rampEnd (or AdaptiveOptions.MaxRate) with no throttle the
@@ -133,9 +133,6 @@ func (c *cubic) ramp(now time.Time) {
 	c.setRate(t, rampStart)
 	c.tokens = c.capacity
 }
-
-// holds reports whether the limiter paces a request of the given cost.
-func (c *cubic) holds(cost Cost) bool { return c.enabled && !cost.Paced }
 
 // stopRamp ends the first-contact ramp (its rate passed rampEnd, or the
 // host's answers state a quota), leaving the limiter as it was before the

@@ -370,7 +370,7 @@ func (h *hostState) grant(now time.Time, cost Cost) *ticket {
 		h.pauseLogged = false
 		h.events = append(h.events, event{msg: "bucket_resumed", level: slog.LevelInfo, host: h.name, bucket: "host"})
 	}
-	if a := h.adaptive; a != nil && a.holds(cost) {
+	if a := h.adaptive; a != nil && a.enabled && !cost.Paced {
 		a.take(now, 1)
 	}
 	for _, b := range h.buckets {
@@ -411,7 +411,7 @@ func (h *hostState) earliest(now time.Time, cost Cost, burstFrac float64, hold b
 		at, who = h.paused, "host"
 		h.pauseLogged = true
 	}
-	if a := h.adaptive; a != nil && a.holds(cost) {
+	if a := h.adaptive; a != nil && a.enabled && !cost.Paced {
 		if w := a.earliest(now, 1); w.After(at) {
 			at, who = w, "adaptive"
 		}

@@ -58,7 +58,7 @@ func (b *bucket) lagBefore(mark float64) float64 {
 // is told by the marks, not the clock: a window's quota granted at its
 // reset instant and answered at that instant too (zero latency, or a
 // coarse clock) was all "granted at obsAt" and so taken as counted after,
-// and a count missing earlier answers let 3 to 20 requests past GitHub's
+// and a count missing earlier answers let 1 to 20 requests past GitHub's
 // fixed window once the Tracker granted a whole window in one pass.
 // Requires Tracker.mu held.
 func (b *bucket) concurrentRemaining(o Observation, mark float64, now time.Time) float64 {

@@ -10,10 +10,11 @@ import (
 )
 
 // Requests that must wait for a host's quota queue in the host's state, by
-// priority (limit.PriorityFrom of the request's context) and then in
-// order of arrival (Cost.Since: a retry keeps its first attempt's place), and are granted in that order by whoever changes what the
-// quota allows: a timer armed for the first waiter's time, a response
-// (done), a new arrival or a waiter leaving. Each waiter once slept on its
+// priority (limit.PriorityFrom of the request's context) and then in order
+// of arrival (Cost.Since: a retry keeps its first attempt's place), and
+// are granted in that order by whoever changes what the quota allows: a
+// timer armed for the first waiter's time, a response (done), a new
+// arrival or a waiter leaving. Each waiter once slept on its
 // own timer and took the quota if it was there when it woke: every waiter
 // due at the same instant raced for one unit, and the losers slept again
 // with no memory of their place, so a few requests of a 600-request job
