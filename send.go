@@ -75,6 +75,7 @@ type attempt struct {
 	// revalidation: the cache's conditional request (quota.Cost.Revalidation)
 	revalidation bool
 	delay        time.Duration // last backoff, for decorrelated jitter
+	firstAsk     time.Time     // the first attempt's quota request (quota.Cost.Since)
 
 	// serverWait is the wait the last response asked for, if it asked
 	// (hasServerWait).
@@ -246,8 +247,11 @@ func (a *attempt) admit(ctx context.Context) (gate, error) {
 // quotaCost is what the request draws from the provider's quota buckets:
 // one request, and the tokens its context states (WithCost).
 func (a *attempt) quotaCost(ctx context.Context) quota.Cost {
+	if a.firstAsk.IsZero() {
+		a.firstAsk = time.Now()
+	}
 	c := quota.Cost{Requests: 1, Dialect: a.rt.pol.dialect, MaxWait: a.rt.pol.maxWait, MaxPause: a.rt.pol.retry.MaxRetryAfter,
-		Revalidation: a.revalidation}
+		Revalidation: a.revalidation, Since: a.firstAsk}
 	// A route with a configured rate paces itself: a bare throttle then
 	// is arrival jitter, not a sign to discover a lower rate.
 	c.Paced = a.lim != nil && a.lim.requests != nil

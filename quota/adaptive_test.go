@@ -197,3 +197,37 @@ func TestCubicBurstSameInstant(t *testing.T) {
 		t.Fatalf("throttle of a later request: fill %v (was %v), slow start %v; want a decrease ending slow start", c.fillRate, rate, c.slowStart)
 	}
 }
+
+// A throttle sets lastMax to no less than what the provider accepted in
+// the last 250 ms, when the smoothed measured rate lags behind it (a job
+// starting after an idle gap had 37/s measured at a 50/s limit: the rate
+// fell to 26/s and took 7 s to climb back); in slow start, to that rate
+// between half the rate that hit the limit and that rate.
+func TestCubicThrottleKeepsAcceptedRate(t *testing.T) {
+	tests := []struct {
+		name      string
+		slowStart bool
+		fill      float64
+		wantMax   float64
+	}{
+		{"congestion avoidance", false, 75, 50},
+		{"slow start, accepted within [fill/2, fill]", true, 80, 50},
+		{"slow start, accepted under fill/2", true, 200, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Unix(1_000_000, 0)
+			c := newCubic(AdaptiveOptions{}, t0)
+			c.enabled, c.slowStart, c.fillRate, c.lastMax = true, tt.slowStart, tt.fill, 500
+			c.measured, c.warm, c.lastBucket = 37, true, 10
+			for i := range 10 { // 10 successes in the 200 ms before 10 s: 50/s
+				c.accept(9.8 + 0.02*float64(i))
+			}
+			now := t0.Add(10 * time.Second)
+			c.update(now, now, true)
+			if d := c.lastMax - tt.wantMax; d > 1e-9 || d < -1e-9 {
+				t.Errorf("lastMax = %v, want %v (fill %v, accepted 50/s, measured 37/s)", c.lastMax, tt.wantMax, tt.fill)
+			}
+		})
+	}
+}

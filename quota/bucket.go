@@ -39,6 +39,7 @@ type bucket struct {
 	limit      float64   // Unknown if not reported
 	remaining  float64   // as of obsAt; Unknown if not reported
 	obsAt      time.Time // local time of the last applied observation
+	obsSpent   float64   // spent at obsAt: grants of a mark above it came after
 	reset      time.Time // zero if unknown
 	lastReset  time.Time // the reset that passed last (rollover), for Stats
 	window     time.Duration
@@ -100,7 +101,7 @@ func (b *bucket) rollover(now time.Time) {
 	}
 	b.remaining = b.limit
 	b.lastReset = b.reset
-	b.obsAt = b.reset
+	b.obsAt, b.obsSpent = b.reset, b.spent
 	b.applied = b.spent
 	b.forgetAnswered()
 	b.tat = time.Time{}
@@ -251,8 +252,8 @@ func (b *bucket) pace(now time.Time) float64 {
 	return 0
 }
 
-// apply takes in an observation from the response to a request granted at
-// grantedAt, when b.spent was mark. Requires Tracker.mu held.
+// apply takes in an observation from the response to the request whose
+// grant, at grantedAt, left b.spent at mark. Requires Tracker.mu held.
 func (b *bucket) apply(o Observation, mark float64, grantedAt, now time.Time, route string) {
 	b.lastUsed = now
 	b.learnRoute(route)
@@ -276,9 +277,9 @@ func (b *bucket) apply(o Observation, mark float64, grantedAt, now time.Time, ro
 		return
 	}
 	rate := b.impliedRate(o, mark, now)
-	rem := b.concurrentRemaining(o, mark, grantedAt, now)
+	rem := b.concurrentRemaining(o, mark, now)
 	b.rate = rate
-	b.remaining, b.obsAt, b.reset, b.applied = rem, now, o.Reset, mark
+	b.remaining, b.obsAt, b.obsSpent, b.reset, b.applied = rem, now, b.spent, o.Reset, mark
 	b.probed()
 	if b.remaining >= 0 && (b.prevAt.IsZero() || now.Sub(b.prevAt) >= minMeasure) {
 		b.prevRem, b.prevAt, b.prevMark = b.remaining, now, mark

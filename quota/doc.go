@@ -78,14 +78,15 @@
 //     have counted a later request first). A response to an older request
 //     than the last applied one only lowers the count, when it reports less
 //     remaining (the server counted that request later), and so does one to
-//     a request sent before the last applied response arrived (a slow
-//     response may carry a count older than the one applied). A fixed
-//     window is counted by response instead, as its count only goes down
-//     while the window lasts: the least remaining count reported in the
-//     window, minus the grants whose responses have not been seen. A
-//     request short of units that grants in flight may free checks again
-//     as their answers come (a fraction of the response time), not at the
-//     reset.
+//     a request granted before the last applied response arrived (a slow
+//     response may carry a count older than the one applied); "before" is
+//     the grant order, not the clock, which cannot tell apart a window's
+//     grants and answers at one instant. A fixed window is counted by
+//     response instead, as its count only goes down while the window lasts:
+//     the least remaining count reported in the window, minus the grants
+//     whose responses have not been seen. A request short of units that
+//     grants in flight may free checks again as their answers come (a
+//     fraction of the response time), not at the reset.
 //   - Token cost (Cost.Tokens) is drawn from token buckets (OpenAI tokens,
 //     Anthropic tokens and input-tokens) as well as requests from request
 //     buckets; a bucket counting what a request cannot state (output
@@ -97,7 +98,23 @@
 //     wait of a second or less is taken as whole-second rounding: it pauses
 //     only the request that got it (the caller's retry), not the host.
 //   - A host never answered lets one request go first and holds the others
-//     (at most a second) until its response says what the quota is.
+//     (at most a second) until its response says what the quota is. If it
+//     says nothing (no quota headers, not a throttle), the others go out on
+//     a ramp, from 10/s doubling every 50 ms, rather than all at once into
+//     the provider's burst; the ramp is the adaptive limiter's first slow
+//     start (see below) and ends at 2,000/s or at the first quota headers.
+//     The ramp guards against a crowd: it runs only if two requests or more
+//     waited for the first answer, not for a caller sending one at a time.
+//
+// Requests that must wait queue per host and are granted in order: by
+// priority (limit.PriorityFrom of the context, as the Transport's limiters
+// use), then by Cost.Since (a retried request keeps its first attempt's
+// place), then by arrival. A timer armed for the first waiter's time,
+// every response and every arrival hand the quota to the queue. A waiter
+// held by something (a bucket, the adaptive limiter, a pause, the first
+// contact) holds back the waiters behind it that the same thing would
+// hold, so a request of 1,000 tokens is not starved by requests of 10;
+// waiters it does not concern go past.
 //
 // Pacing keeps two safety margins, for network and scheduling jitter: a
 // request paced to arrive exactly when the server's bucket has a unit may
@@ -138,14 +155,15 @@
 //     measured = 0.8*current + 0.2*measured.
 //   - A throttle sets lastMax = min(measured, fillRate), W =
 //     cbrt(lastMax*(1-beta)/C) and the fill rate to beta*lastMax, with
-//     beta = 0.7 and C = 0.4.
+//     beta = 0.7 and C = 0.4. (sluice: measured is at least the rate of
+//     successes in the last 250 ms, which a lagging average may miss.)
 //   - A success sets the fill rate to C*(t - lastThrottle - W)^3 + lastMax,
 //     capped at twice the measured rate: back to lastMax after W seconds,
 //     then probing past it.
 //   - The fill rate never goes below 0.5/s (AdaptiveOptions.MinRate) nor
 //     above AdaptiveOptions.MaxRate.
 //
-// sluice departs from the AWS code in four documented ways, each measured
+// sluice departs from the AWS code in six documented ways, each measured
 // with sluicetest (TestTrackerJobs, TestAdaptiveConverges):
 //
 //   - Only one decrease per congestion event: a throttle of a request sent
@@ -154,12 +172,27 @@
 //     of in-flight throttles collapses the rate to the floor. (Counting the
 //     same instant matters at zero latency: a second decrease from the same
 //     burst ended slow start at 1/s and cost a 600-request job 4 s.)
+//   - The first contact ramps (see above): a throttle during the ramp sets
+//     lastMax to the rate measured since the first contact, which counts
+//     the provider's burst, rather than the ramp's rate, several times the
+//     limit by the time the burst runs out. Releasing the 15 (or 63)
+//     requests that waited for the first answer at once drew 5 to 53
+//     immediate 429s; the ramp draws 2 to 7 (TestFirstContactRamps).
+//   - A throttle within 10% of the rate where the last one was found
+//     confirms the limit: the fill rate drops to 1-(1-beta)/3 of it (0.9
+//     for beta 0.7) and CUBIC's curve climbs back as much sooner. A full
+//     decrease at every confirmation kept a bare-429 job about 15% under
+//     the limit for a second in every three.
 //   - Slow start: after the first throttle the rate measured so far says
 //     little (it is a burst's, or near zero), so the rate doubles every
 //     250 ms from beta times it until the next throttle. That throttle sets
-//     lastMax to at least half the rate that hit it (TCP's ssthresh), since
+//     lastMax to the rate of successes in the last 250 ms, kept between
+//     half the rate that hit the limit (TCP's ssthresh) and that rate, since
 //     the smoothed measured rate lags a doubling rate. On six seeded runs
-//     this raised a first 600-request job at 50/s from 0.82 to 0.91 goodput.
+//     this raised a first 600-request job at 50/s from 0.82 to 0.91 goodput
+//     (with half the rate alone; after the first-contact ramp, half the
+//     rate left a first 2,400-request job at 200/s at 0.78, the accepted
+//     rate at 0.87: TestAdaptiveSeeds).
 //     AdaptiveOptions.InitialRate skips slow start and lands on the
 //     configured rate instead.
 //   - An idle gap (over a second without responses) is not counted in the

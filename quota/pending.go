@@ -49,15 +49,20 @@ func (b *bucket) lagBefore(mark float64) float64 {
 }
 
 // concurrentRemaining returns the remaining count to hold after fresh
-// observation o, from a request granted at grantedAt when b.spent was mark.
-// A request granted before the response applied last arrived may have been
+// observation o, from the request whose grant left b.spent at mark. A
+// request granted before the response applied last arrived may have been
 // counted before that response's request although answered after it (its
 // response was slower): its count may miss requests already answered, so
 // it may lower what is available but not raise it. A request granted later
-// was counted after it, and its count is taken as it is. Requires
-// Tracker.mu held.
-func (b *bucket) concurrentRemaining(o Observation, mark float64, grantedAt, now time.Time) float64 {
-	if o.Remaining < 0 || b.remaining < 0 || !grantedAt.Before(b.obsAt) {
+// was counted after it, and its count is taken as it is. Which came first
+// is told by the marks, not the clock: a window's quota granted at its
+// reset instant and answered at that instant too (zero latency, or a
+// coarse clock) was all "granted at obsAt" and so taken as counted after,
+// and a count missing earlier answers let 1 to 20 requests past GitHub's
+// fixed window once the Tracker granted a whole window in one pass.
+// Requires Tracker.mu held.
+func (b *bucket) concurrentRemaining(o Observation, mark float64, now time.Time) float64 {
+	if o.Remaining < 0 || b.remaining < 0 || mark > b.obsSpent {
 		return o.Remaining
 	}
 	held := b.available(now) + (b.spent - mark) + b.lagBefore(mark)
@@ -86,7 +91,7 @@ func (b *bucket) applyStale(o Observation, now time.Time) {
 		held = min(held, b.limit)
 	}
 	if o.Remaining < held {
-		b.remaining, b.obsAt = o.Remaining, now
+		b.remaining, b.obsAt, b.obsSpent = o.Remaining, now, b.spent
 		if !b.refills() && o.Reset.After(now) && (b.reset.IsZero() || o.Reset.Before(b.reset)) {
 			// Its count comes with its own, sooner reset (a short
 			// secondary window): keeping the stored hourly one would

@@ -91,3 +91,43 @@ func TestTrackerSlowResponseDoesNotRaise(t *testing.T) {
 		}
 	})
 }
+
+// A fixed window's quota granted in one pass and answered at that same
+// instant (zero latency, or a coarse clock): which grant came before which
+// response is told by the grant order, not the clock. The request granted
+// last was counted first (9 left) but answered after the first request
+// (counted second: 8 left); its count misses the first, which is already
+// answered, so it must not raise what is held. Taking it as it came (all
+// "granted at the last observation's instant") held one unit too many,
+// and 3 to 20 requests went past GitHub's window once the Tracker granted
+// a whole window at its reset in one pass.
+func TestTrackerSameInstantCounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTestTracker(t, TrackerOptions{BurstFraction: 1})
+		start := time.Now()
+		gh := func(remaining string) *http.Response {
+			return respAt(start, 200, "X-RateLimit-Limit", "10", "X-RateLimit-Remaining", remaining,
+				"X-RateLimit-Reset", unix(start.Add(time.Second)), "X-RateLimit-Resource", "core")
+		}
+		feed(t, tr, "api", Cost{}, gh("10"))
+		var done [10]func(*http.Response, error)
+		for i := range done {
+			d, err := tr.Acquire(context.Background(), "api", Cost{})
+			if err != nil || time.Since(start) != 0 {
+				t.Fatalf("request %d: %v after %v, want granted at once", i, err, time.Since(start))
+			}
+			done[i] = d
+		}
+		done[0](gh("8"), nil)
+		done[9](gh("9"), nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		if d, err := tr.Acquire(ctx, "api", Cost{}); err == nil {
+			d(nil, nil)
+			t.Fatalf("an 11th request was granted at %v; the window has none left", time.Since(start))
+		}
+		for _, d := range done[1:9] {
+			d(nil, nil)
+		}
+	})
+}

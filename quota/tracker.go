@@ -37,6 +37,11 @@ type Cost struct {
 	// hold it. One throttle from arrival jitter would otherwise switch
 	// discovery on and undercut the configured rate.
 	Paced bool
+	// Since is when the request first asked for quota (its first
+	// attempt); waiters of one priority are granted in order of it, so
+	// that a retried request takes its place in the queue again instead
+	// of joining the back. Zero (or a time to come) means now.
+	Since time.Time
 	// MaxWait is the longest this request may wait in Acquire; a longer
 	// wait fails at once with a *WaitError whose Ceiling is MaxWait. Zero
 	// means no ceiling but the context's deadline.
@@ -125,9 +130,13 @@ type hostState struct {
 	dialect  Dialect   // the dialect the host's last quota headers were read in
 
 	lastUsed   time.Time
-	firstGrant time.Time     // when the first request was let go
-	answered   bool          // a first request has been answered (or failed)
-	wake       chan struct{} // closed when the first answer arrives
+	firstGrant time.Time // when the first request was let go
+	answered   bool      // a first request has been answered (or failed)
+
+	queue    []*waiter   // requests waiting, in the order they are granted (queue.go)
+	timer    *time.Timer // dispatches the queue at timerAt; nil when none is armed
+	timerAt  time.Time
+	released []*waiter // granted or refused by dispatch, to wake after the lock
 
 	pauseLogged bool
 	events      []event // built under the lock, logged after it
@@ -252,69 +261,35 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var timer *time.Timer
-	logged := false
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		t.mu.Lock()
-		now := t.now()
-		h := t.host(host)
-		// A request whose deadline is near does not wait for the first
-		// contact: it could not afford it.
-		dl, hasDL := ctx.Deadline()
-		hold := !hasDL || time.Until(dl) > firstContact
-		d := cost.Dialect
-		if d == "" || d == DialectAuto {
-			d = h.dialect
-		}
-		cost.free = cost.Revalidation && freeNotModified(d)
-		at, who := h.earliest(now, cost, t.opts.BurstFraction, hold)
-		if !at.After(now) {
-			tk := h.grant(now, cost)
-			tk.t = t
-			ev := h.drainEvents()
-			t.mu.Unlock()
-			t.emit(ev, cost.Route)
-			return tk.finish, nil
-		}
-		var wake chan struct{}
-		if who == whoFirst {
-			if h.wake == nil {
-				h.wake = make(chan struct{})
-			}
-			wake = h.wake
-		}
+	t.mu.Lock()
+	now := t.now()
+	h := t.host(host)
+	// A request whose deadline is near does not wait for the first
+	// contact: it could not afford it.
+	dl, hasDL := ctx.Deadline()
+	hold := !hasDL || time.Until(dl) > firstContact
+	c := h.costNow(cost)
+	at, who := h.earliest(now, c, t.opts.BurstFraction, hold)
+	if !at.After(now) && len(h.queue) == 0 {
+		tk := h.grant(now, c)
+		tk.t = t
 		ev := h.drainEvents()
 		t.mu.Unlock()
 		t.emit(ev, cost.Route)
-		wait := at.Sub(now)
-		if hasDL && wait > time.Until(dl) && wake == nil {
-			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Deadline: dl}
-		}
-		if cost.MaxWait > 0 && wait > cost.MaxWait && wake == nil {
-			return nil, &WaitError{Host: host, Bucket: who, Wait: wait, Ceiling: cost.MaxWait}
-		}
-		if wait >= LongWait && wake == nil && t.log != nil && !logged {
-			logged = true
-			t.emit([]event{{msg: "quota_wait", level: slog.LevelInfo, host: host, bucket: who,
-				attrs: []any{"wait", wait.Round(time.Millisecond)}}}, cost.Route)
-		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-timer.C:
-		case <-wake:
-		}
+		return tk.finish, nil
 	}
+	w := &waiter{h: h, cost: cost, prio: limit.PriorityFrom(ctx), since: now, hold: hold, ready: make(chan struct{})}
+	if !cost.Since.IsZero() && cost.Since.Before(now) {
+		w.since = cost.Since
+	}
+	if hasDL {
+		w.deadline = dl
+	}
+	tk, err := t.wait(ctx, h, w, now, at, who)
+	if err != nil {
+		return nil, err
+	}
+	return tk.finish, nil
 }
 
 // host returns the state of host, creating it (and forgetting the least
@@ -325,12 +300,17 @@ func (t *Tracker) host(name string) *hostState {
 		if len(t.hosts) >= t.opts.MaxBuckets {
 			var oldest *hostState
 			for _, o := range t.hosts {
+				if len(o.queue) > 0 {
+					continue // its waiters hold it
+				}
 				if oldest == nil || o.lastUsed.Before(oldest.lastUsed) {
 					oldest = o
 				}
 			}
-			t.nbuckets -= len(oldest.buckets)
-			delete(t.hosts, oldest.name)
+			if oldest != nil {
+				t.nbuckets -= len(oldest.buckets)
+				delete(t.hosts, oldest.name)
+			}
 		}
 		h = &hostState{name: name, buckets: make(map[string]*bucket)}
 		t.hosts[name] = h
@@ -361,12 +341,9 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 			d.b.seen(d.mark) // not sent: a fixed window never counted it
 		}
 	}
-	if !h.answered && (resp != nil || err != nil) {
+	first := !h.answered && (resp != nil || err != nil)
+	if first {
 		h.answered = true
-		if h.wake != nil {
-			close(h.wake)
-			h.wake = nil
-		}
 	}
 	if resp != nil {
 		if len(sig.Observations) > 0 {
@@ -374,9 +351,20 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 		}
 		t.observe(h, tk, sig, now)
 	}
-	ev := h.drainEvents()
+	if a := h.adaptive; a != nil && resp != nil {
+		switch {
+		case first && len(sig.Observations) == 0 && !sig.Throttled && !tk.paced && h.crowd():
+			a.ramp(now) // the first answer said nothing of the quota, and a crowd waits
+		case len(sig.Observations) > 0:
+			a.stopRamp() // the buckets pace
+		}
+	}
+	if len(h.queue) > 0 {
+		t.dispatch(h, now) // what it said may let waiters go
+	}
+	ev, ws := h.drainEvents(), h.drainReleased()
 	t.mu.Unlock()
-	t.emit(ev, tk.route)
+	t.releaseAll(ev, ws, tk.route)
 }
 
 // observe applies a response's Signal. Requires t.mu held.

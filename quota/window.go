@@ -99,7 +99,7 @@ func (b *bucket) applyWindow(o Observation, mark float64, grantedAt, now time.Ti
 	}
 	b.rate = 0
 	b.reset = b.windowReset(o, now)
-	b.remaining, b.obsAt, b.applied = rem, now, max(b.applied, mark)
+	b.remaining, b.obsAt, b.obsSpent, b.applied = rem, now, b.spent, max(b.applied, mark)
 	if rem >= 0 && (b.prevAt.IsZero() || now.Sub(b.prevAt) >= minMeasure) {
 		b.prevRem, b.prevAt, b.prevMark = rem, now, mark
 	}
