@@ -36,8 +36,12 @@
 // Idempotency-Key header or when the route opts in (RetryConfig.NonIdempotent).
 // A 429 may be retried on any method: the server did not act on it. Bodies are
 // replayed with Request.GetBody; a request whose body cannot be replayed is
-// not retried. A retry budget per route (20% of requests, at least 10 retries
-// a second, by default) stops retry storms. When retries end on a response
+// not retried. Every re-send is sluice's, paced by the route's limits: an
+// attempt sluice may retry reaches the inner Transport without GetBody, so
+// net/http does not re-send it on its own when a reused connection breaks
+// (it still may for a request without a body, such as a GET). A retry
+// budget per route (20% of requests, at least 10 retries a second, by
+// default) stops retry storms. When retries end on a response
 // (attempts spent, budget spent, Retry-After past max_retry_after, the
 // deadline too near, or the next attempt refused by a limit or the breaker),
 // RoundTrip returns the last response, body intact, as net/http's contract

@@ -298,31 +298,6 @@ func (a *attempt) outcome(c retry.Class, resp *http.Response, err error) circuit
 	return circuit.Neutral
 }
 
-// prepare returns the request for the next attempt, with a fresh body and
-// the per-attempt timeout, and the cancel func of that timeout.
-func (a *attempt) prepare(ctx context.Context) (*http.Request, context.CancelFunc, error) {
-	actx, cancel := ctx, context.CancelFunc(func() {})
-	if d := a.rt.pol.timeout; d > 0 {
-		actx, cancel = context.WithTimeout(ctx, d)
-	}
-	if a.n == 0 {
-		if actx == ctx && ctx == a.req.Context() {
-			return a.req, cancel, nil
-		}
-		return a.req.WithContext(actx), cancel, nil
-	}
-	r := a.req.Clone(actx)
-	if a.req.Body != nil && a.req.Body != http.NoBody {
-		body, err := a.req.GetBody()
-		if err != nil {
-			cancel()
-			return nil, nil, err
-		}
-		r.Body = body
-	}
-	return r, cancel, nil
-}
-
 // readThrottle reads what a response says about throttling: the wait the
 // server asks for and, with quota learning on, the provider's own signals,
 // which turn a GitHub 403 with no quota left into a throttle and OpenAI's
