@@ -18,6 +18,11 @@ import (
 // the first second with 16 workers and 61 with 64 (issue 10 cause 4; 5 to
 // 9 in the loopback bench); the ramp draws 3, 3 and 8, and the jobs end
 // sooner (goodput 0.96 before in all three).
+//
+// Every case has some latency: with a provider answering in zero fake time,
+// whether the workers are waiting when the first answer comes (the crowd the
+// ramp is for) is left to the Go scheduler, and the first case drew 6 429s in
+// one CI run of many. 50 µs is less than a loopback round trip.
 func TestFirstContactRamps(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -26,7 +31,7 @@ func TestFirstContactRamps(t *testing.T) {
 		maxEarly429 int     // in the first second
 		minGoodput  float64 // of the 200-request job
 	}{
-		{"16 workers, no latency", 16, 0, 3, 0.93},
+		{"16 workers, 50 µs", 16, 50 * time.Microsecond, 3, 0.93},
 		{"16 workers, 200 µs", 16, 200 * time.Microsecond, 3, 0.93},
 		{"64 workers, 20 ms", 64, 20 * time.Millisecond, 8, 0.90},
 	}
