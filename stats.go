@@ -28,6 +28,52 @@ func (s Stats) Route(name string) (RouteStats, bool) {
 	return RouteStats{}, false
 }
 
+// MergedRoutes sums the routes that label maps to one name (an exporter
+// folding every unrouted host's "default:<host>" into "default", say), in
+// the order the names first appear. Counters and waits add up, Failures
+// merge by kind, and Breaker is the state of the route whose own name is the
+// merged one ("" when none is: the folded hosts each have their own
+// breaker). A nil label keeps every route as it is.
+func (s Stats) MergedRoutes(label func(name string) string) []RouteStats {
+	var out []RouteStats
+	at := map[string]int{}
+	for _, r := range s.Routes {
+		name := r.Name
+		if label != nil {
+			name = label(r.Name)
+		}
+		i, ok := at[name]
+		if !ok {
+			i = len(out)
+			at[name] = i
+			out = append(out, RouteStats{Name: name, Failures: map[string]int64{}})
+		}
+		m := &out[i]
+		m.Requests += r.Requests
+		m.Successes += r.Successes
+		for k, n := range r.Failures {
+			m.Failures[k] += n
+		}
+		m.Attempts += r.Attempts
+		m.Retries += r.Retries
+		m.Throttles += r.Throttles
+		m.Waited += r.Waited
+		m.CacheHits += r.CacheHits
+		m.CacheMisses += r.CacheMisses
+		m.CacheStale += r.CacheStale
+		m.NotModified += r.NotModified
+		m.StaleWhileRevalidate += r.StaleWhileRevalidate
+		m.Coalesced += r.Coalesced
+		m.CoalescedShared += r.CoalescedShared
+		m.CacheStoreErrors += r.CacheStoreErrors
+		m.RequestsSaved += r.RequestsSaved
+		if r.Name == name {
+			m.Breaker = r.Breaker
+		}
+	}
+	return out
+}
+
 // RouteStats counts the requests of one route.
 type RouteStats struct {
 	// Name is the route's name.

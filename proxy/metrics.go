@@ -192,8 +192,6 @@ var outcomes = []string{"success", "status_4xx", "status_5xx", "transport", "rat
 
 var breakerStates = []string{"closed", "half-open", "open"}
 
-var cacheResults = []string{"hit", "miss", "stale", "revalidated", "stale_while_revalidate"}
-
 func b2f(b bool) float64 {
 	if b {
 		return 1
@@ -201,46 +199,22 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// routeSum is the Stats of the routes that share a label (every unrouted
-// host's "default:<host>" is "default").
-type routeSum struct {
-	outcomes             map[string]int64
-	throttles, coalesced int64
-	cache                [5]int64 // by cacheResults
-	waited               time.Duration
-	breaker              string
-	hasBreaker           bool
+// routeLabel folds every unrouted host's "default:<host>" into "default",
+// as sluiceprom does by default.
+func routeLabel(name string) string {
+	if strings.HasPrefix(name, defaultRoute+":") {
+		return defaultRoute
+	}
+	return name
 }
 
-func sumRoutes(st sluice.Stats) ([]string, map[string]*routeSum) {
-	var order []string
-	sums := map[string]*routeSum{}
-	for _, r := range st.Routes {
-		name := r.Name
-		if strings.HasPrefix(name, defaultRoute+":") {
-			name = defaultRoute
-		}
-		s := sums[name]
-		if s == nil {
-			s = &routeSum{outcomes: map[string]int64{}}
-			sums[name] = s
-			order = append(order, name)
-		}
-		s.outcomes["success"] += r.Successes
-		for k, n := range r.Failures {
-			s.outcomes[k] += n
-		}
-		s.throttles += r.Throttles
-		s.coalesced += r.Coalesced
-		for i, n := range []int64{r.CacheHits, r.CacheMisses, r.CacheStale, r.NotModified, r.StaleWhileRevalidate} {
-			s.cache[i] += n
-		}
-		s.waited += r.Waited
-		if name == r.Name && r.Breaker != "" {
-			s.breaker, s.hasBreaker = r.Breaker, true
-		}
+// outcomeCount is r's count for outcome label o: its successes, or its
+// failures of that kind.
+func outcomeCount(r sluice.RouteStats, o string) int64 {
+	if o == "success" {
+		return r.Successes
 	}
-	return order, sums
+	return r.Failures[o]
 }
 
 // writeMetrics renders every family.
@@ -279,11 +253,11 @@ func (h *Handler) writeMetrics(e *expo) {
 		}
 	}
 
-	order, sums := sumRoutes(st)
+	sums := st.MergedRoutes(routeLabel)
 	e.family("sluice_requests_total", "counter", "Requests made through the pipeline (RoundTrip calls that returned), by route and outcome.")
-	for _, name := range order {
+	for _, r := range sums {
 		for _, o := range outcomes {
-			e.sample("sluice_requests_total", float64(sums[name].outcomes[o]), "route", name, "outcome", o)
+			e.sample("sluice_requests_total", float64(outcomeCount(r, o)), "route", r.Name, "outcome", o)
 		}
 	}
 	e.family("sluice_attempts_total", "counter", "Attempts sent upstream, retries included, by route and status class (\"error\": no response).")
@@ -293,8 +267,8 @@ func (h *Handler) writeMetrics(e *expo) {
 		}
 	}
 	e.family("sluice_throttles_total", "counter", "Throttle responses (429, or the provider's own throttle status) received.")
-	for _, name := range order {
-		e.sample("sluice_throttles_total", float64(sums[name].throttles), "route", name)
+	for _, r := range sums {
+		e.sample("sluice_throttles_total", float64(r.Throttles), "route", r.Name)
 	}
 	e.family("sluice_requests_in_flight", "gauge", "Requests inside the pipeline now: waiting, being sent or backing off.")
 	for _, name := range live {
@@ -305,24 +279,28 @@ func (h *Handler) writeMetrics(e *expo) {
 		e.sample("sluice_attempts_in_flight", float64(m.routes[name].attempts.Load()), "route", name)
 	}
 	e.family("sluice_proxy_waited_seconds_total", "counter", "Time requests spent waiting at the route's gates (limits, provider pauses, learned quota, concurrency cap).")
-	for _, name := range order {
-		e.sample("sluice_proxy_waited_seconds_total", sums[name].waited.Seconds(), "route", name)
+	for _, r := range sums {
+		e.sample("sluice_proxy_waited_seconds_total", r.Waited.Seconds(), "route", r.Name)
 	}
-	e.family("sluice_cache_requests_total", "counter", "Cache lookups by result: hit, miss, stale, revalidated, stale_while_revalidate.")
-	for _, name := range order {
-		for i, res := range cacheResults {
-			e.sample("sluice_cache_requests_total", float64(sums[name].cache[i]), "route", name, "result", res)
+	e.family("sluice_cache_requests_total", "counter", "Cache lookups by result: hit, miss, stale, revalidated, stale_while_revalidate, coalesced_shared, store_error.")
+	for _, r := range sums {
+		for _, c := range []struct {
+			result string
+			n      int64
+		}{{"hit", r.CacheHits}, {"miss", r.CacheMisses}, {"stale", r.CacheStale}, {"revalidated", r.NotModified},
+			{"stale_while_revalidate", r.StaleWhileRevalidate}, {"coalesced_shared", r.CoalescedShared}, {"store_error", r.CacheStoreErrors}} {
+			e.sample("sluice_cache_requests_total", float64(c.n), "route", r.Name, "result", c.result)
 		}
 	}
 	e.family("sluice_coalesced_requests_total", "counter", "Requests answered by joining an identical request in flight.")
-	for _, name := range order {
-		e.sample("sluice_coalesced_requests_total", float64(sums[name].coalesced), "route", name)
+	for _, r := range sums {
+		e.sample("sluice_coalesced_requests_total", float64(r.Coalesced), "route", r.Name)
 	}
 	e.family("sluice_circuit_state", "gauge", "State of the route's circuit breaker: 1 for the current state, 0 for the others.")
-	for _, name := range order {
-		if s := sums[name]; s.hasBreaker {
+	for _, r := range sums {
+		if r.Breaker != "" {
 			for _, bs := range breakerStates {
-				e.sample("sluice_circuit_state", b2f(bs == s.breaker), "route", name, "state", bs)
+				e.sample("sluice_circuit_state", b2f(bs == r.Breaker), "route", r.Name, "state", bs)
 			}
 		}
 	}

@@ -139,68 +139,42 @@ var outcomes = []string{"success", "status_4xx", "status_5xx", "transport", "rat
 
 var breakerStates = []string{"closed", "half-open", "open"}
 
-// routeTotals sums the Stats of the routes that share a label.
-type routeTotals struct {
-	outcomes                                 map[string]int64
-	throttles, hits, misses, stale, coalesce int64
-	shared, storeErrors                      int64
-	notModified, swr                         int64
-	breaker                                  string
+// outcomeCount is r's count for outcome label o: its successes, or its
+// failures of that kind.
+func outcomeCount(r sluice.RouteStats, o string) int64 {
+	if o == "success" {
+		return r.Successes
+	}
+	return r.Failures[o]
 }
 
+// routeTotals sums the Stats of the routes that share a label.
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.t.Stats()
-	var order []string
-	totals := map[string]*routeTotals{}
-	for _, r := range st.Routes {
-		name := c.routeLabel(r.Name)
-		tt := totals[name]
-		if tt == nil {
-			tt = &routeTotals{outcomes: map[string]int64{}}
-			totals[name] = tt
-			order = append(order, name)
-		}
-		tt.outcomes["success"] += r.Successes
-		for k, n := range r.Failures {
-			tt.outcomes[k] += n
-		}
-		tt.throttles += r.Throttles
-		tt.hits += r.CacheHits
-		tt.misses += r.CacheMisses
-		tt.stale += r.CacheStale
-		tt.coalesce += r.Coalesced
-		tt.shared += r.CoalescedShared
-		tt.storeErrors += r.CacheStoreErrors
-		tt.notModified += r.NotModified
-		tt.swr += r.StaleWhileRevalidate
-		if name == r.Name {
-			tt.breaker = r.Breaker
-		}
-	}
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for _, name := range order {
-		tt := totals[name]
+	for _, r := range st.MergedRoutes(c.routeLabel) {
+		name := r.Name
 		for _, o := range outcomes {
-			counter(c.requests, tt.outcomes[o], name, o)
+			counter(c.requests, outcomeCount(r, o), name, o)
 		}
-		counter(c.throttles, tt.throttles, name)
-		counter(c.cache, tt.hits, name, "hit")
-		counter(c.cache, tt.misses, name, "miss")
-		counter(c.cache, tt.stale, name, "stale")
-		counter(c.cache, tt.notModified, name, "revalidated")
-		counter(c.cache, tt.swr, name, "stale_while_revalidate")
-		counter(c.cache, tt.shared, name, "coalesced_shared")
-		counter(c.cache, tt.storeErrors, name, "store_error")
-		counter(c.coalesced, tt.coalesce, name)
-		if tt.breaker != "" {
+		counter(c.throttles, r.Throttles, name)
+		counter(c.cache, r.CacheHits, name, "hit")
+		counter(c.cache, r.CacheMisses, name, "miss")
+		counter(c.cache, r.CacheStale, name, "stale")
+		counter(c.cache, r.NotModified, name, "revalidated")
+		counter(c.cache, r.StaleWhileRevalidate, name, "stale_while_revalidate")
+		counter(c.cache, r.CoalescedShared, name, "coalesced_shared")
+		counter(c.cache, r.CacheStoreErrors, name, "store_error")
+		counter(c.coalesced, r.Coalesced, name)
+		if r.Breaker != "" {
 			for _, s := range breakerStates {
-				gauge(c.circuit, b2f(s == tt.breaker), name, s)
+				gauge(c.circuit, b2f(s == r.Breaker), name, s)
 			}
 		}
 	}
