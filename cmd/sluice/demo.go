@@ -127,12 +127,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.proxy {
 		return demoProxy(ctx, o, stdout, stderr)
 	}
-	sc, err := newScenario(o.scenario, o)
-	if err != nil {
-		fmt.Fprintln(stderr, "sluice demo:", err)
-		return 2
-	}
-	cfg, err := o.sluiceConfig(sc)
+	sc, cfg, err := o.setup()
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice demo:", err)
 		return 2
@@ -273,6 +268,16 @@ func withoutLimits(cfg sluice.Config) sluice.Config {
 		cfg.Routes[i].Limits = nil
 	}
 	return cfg
+}
+
+// setup builds the scenario o names and the sluice Config its runs use.
+func (o demoOptions) setup() (scenario, sluice.Config, error) {
+	sc, err := newScenario(o.scenario, o)
+	if err != nil {
+		return scenario{}, sluice.Config{}, err
+	}
+	cfg, err := o.sluiceConfig(sc)
+	return sc, cfg, err
 }
 
 // sluiceConfig is the embedded config (or -config) with the demo route's

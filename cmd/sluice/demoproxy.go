@@ -97,12 +97,7 @@ type proxyRun struct {
 // reports as the demo does, per worker too.
 func demoProxy(ctx context.Context, o demoOptions, stdout, stderr io.Writer) int {
 	fail := func(err error) int { fmt.Fprintln(stderr, "sluice demo -proxy:", err); return 1 }
-	sc, err := newScenario(o.scenario, o)
-	if err != nil {
-		fmt.Fprintln(stderr, "sluice demo:", err)
-		return 2
-	}
-	cfg, err := o.sluiceConfig(sc)
+	sc, cfg, err := o.setup()
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice demo:", err)
 		return 2
