@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/egress"
+	"github.com/sluicehq/sluice/internal/h1"
 	"github.com/sluicehq/sluice/limit"
 )
 
@@ -28,7 +29,8 @@ import (
 type Handler struct {
 	cfg       Config
 	tr        *sluice.Transport
-	base      *http.Transport
+	base      *http.Transport // https upstreams (HTTP/2 where offered) and what up does not take
+	up        *h1.Transport   // plain-HTTP upstreams
 	dialer    *egress.Dialer
 	ups       []*upstream
 	fwd       egress.ACL
@@ -140,7 +142,15 @@ func New(cfg Config) (*Handler, error) {
 	if h.fair = c.fair(); h.fair && pipe.Shares == nil {
 		pipe.Shares = h.shares
 	}
-	tr, err := sluice.NewTransport(pipe, sentMarker{h.base})
+	h.up = &h1.Transport{
+		DialContext:            h.dialer.DialContext,
+		Fallback:               omitConsumer{h.base},
+		MaxIdlePerHost:         h.base.MaxIdleConnsPerHost,
+		IdleTimeout:            h.base.IdleConnTimeout,
+		MaxResponseHeaderBytes: h.base.MaxResponseHeaderBytes,
+		Omit:                   consumerHeader,
+	}
+	tr, err := sluice.NewTransport(pipe, sentMarker{h.up})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: pipeline: %w", err)
 	}
@@ -238,6 +248,7 @@ func (h *Handler) Close() error {
 	h.mu.Unlock()
 	h.hist.close()
 	err := h.tr.Close()
+	h.up.Close()
 	h.base.CloseIdleConnections()
 	return err
 }
@@ -275,6 +286,14 @@ func (m sentMarker) RoundTrip(r *http.Request) (*http.Response, error) {
 	if s, ok := r.Context().Value(stateKey{}).(*reqState); ok {
 		s.sent.Store(true)
 	}
+	return m.rt.RoundTrip(r)
+}
+
+// omitConsumer removes consumerHeader before net/http's Transport sends a
+// request (h1.Transport leaves it out itself, through its Omit).
+type omitConsumer struct{ rt http.RoundTripper }
+
+func (m omitConsumer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if _, ok := r.Header[consumerHeader]; ok {
 		// A shallow copy of the header without it: the values are shared,
 		// and the base transport only reads them.
@@ -294,7 +313,8 @@ func (m sentMarker) RoundTrip(r *http.Request) (*http.Response, error) {
 // consumerHeader carries the consumer's name through the pipeline, so the
 // cache and coalescing keys (which fingerprint every credential-like
 // header) are per consumer even when the proxy injects one shared provider
-// credential. sentMarker removes it before the request leaves.
+// credential. It never leaves: h1.Transport omits it, omitConsumer removes
+// it before net/http's Transport.
 const consumerHeader = "Sluice-Consumer-Credential"
 
 func (h *Handler) track(s *reqState) func() {
