@@ -43,11 +43,12 @@ func BenchmarkBaseURL(b *testing.B) {
 			_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
 			on := bc.accessLog
 			h, err := New(Config{
-				Upstreams: []Upstream{{Name: "up", Prefix: "/up", Target: "http://127.0.0.1:" + port, Allow: []string{"loopback"}}},
-				Consumers: []Consumer{{Name: "bench", TokenEnv: "ALICE"}},
-				Getenv:    func(k string) string { return testEnv[k] },
-				AccessLog: &on,
-				Logger:    slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{ReplaceAttr: redact.ReplaceAttr})),
+				Upstreams:       []Upstream{{Name: "up", Prefix: "/up", Target: "http://127.0.0.1:" + port, Allow: []string{"loopback"}}},
+				Consumers:       []Consumer{{Name: "bench", TokenEnv: "ALICE"}},
+				Getenv:          func(k string) string { return testEnv[k] },
+				AccessLog:       &on,
+				AccessLogWriter: io.Discard, // as sluice proxy writes it
+				Logger:          slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{ReplaceAttr: redact.ReplaceAttr})),
 				Pipeline: sluice.Config{Routes: []sluice.Route{{Name: "up", Match: sluice.Match{Host: "127.0.0.1"},
 					Policy: sluice.Policy{Limits: []sluice.LimitConfig{{Rate: "1000000/s", Burst: 100000}}}}}},
 			})

@@ -453,6 +453,14 @@ func (h *Handler) record(r *http.Request, e *entry, d time.Duration) {
 	if e.reason == "" && !h.accessLog {
 		return
 	}
+	var u string
+	if e.url != nil {
+		u = redact.URL(e.url)
+	}
+	if w := h.cfg.AccessLogWriter; w != nil {
+		accessLine{w}.write(time.Now(), e, r.Method, u, d)
+		return
+	}
 	var buf [9]slog.Attr // room for every attribute: no growth on the heap
 	attrs := append(buf[:0],
 		slog.String("mode", e.mode),
@@ -464,8 +472,8 @@ func (h *Handler) record(r *http.Request, e *entry, d time.Duration) {
 	if e.upstream != "" {
 		attrs = append(attrs, slog.String("upstream", e.upstream))
 	}
-	if e.url != nil {
-		attrs = append(attrs, slog.String("url", redact.URL(e.url)))
+	if u != "" {
+		attrs = append(attrs, slog.String("url", u))
 	}
 	if e.reason != "" {
 		attrs = append(attrs, slog.String("reason", e.reason))

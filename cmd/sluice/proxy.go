@@ -53,7 +53,7 @@ func serveProxy(ctx context.Context, args []string, stdout, stderr io.Writer, si
 	}
 	lw := newLogWriter(stderr, 100*time.Millisecond) // batched: no write per request
 	defer lw.Close()
-	var memo redact.KeyMemo // the access log repeats its keys
+	var memo redact.KeyMemo // the events repeat their keys
 	logger := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{ReplaceAttr: memo.ReplaceAttr}))
 	cfg, err := proxy.LoadFile(*path)
 	if err != nil {
@@ -76,7 +76,7 @@ func serveProxy(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		self = append(self, ap, netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()))
 	}
 	build := func(c proxy.Config) (*proxy.Handler, error) {
-		c.Logger, c.Self = logger, self
+		c.Logger, c.AccessLogWriter, c.Self = logger, lw, self
 		return proxy.New(c)
 	}
 	h, err := build(cfg)
