@@ -71,14 +71,12 @@ type statusDoc struct {
 }
 
 func (h *Handler) waiting() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	var n int64
-	for s := range h.inflight {
+	h.inflight.each(func(s *reqState) {
 		if !s.sent.Load() {
 			n++
 		}
-	}
+	})
 	return n
 }
 
@@ -108,9 +106,10 @@ func finite(f float64) float64 {
 
 // InFlight returns the number of requests in flight (queued or sent).
 func (h *Handler) InFlight() int {
+	n := h.inflight.len()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.inflight) + len(h.tunnels)/2
+	return n + len(h.tunnels)/2
 }
 
 // remaining is a learned remaining count, -1 when unknown (negative).

@@ -46,9 +46,9 @@ type Handler struct {
 	draining  atomic.Bool
 	accessLog bool // one record per request, not only refusals
 
+	inflight flights
 	mu       sync.Mutex
-	inflight map[*reqState]struct{} // guarded by mu
-	tunnels  map[net.Conn]struct{}  // guarded by mu
+	tunnels  map[net.Conn]struct{} // guarded by mu
 }
 
 type upstream struct {
@@ -78,13 +78,12 @@ func New(cfg Config) (*Handler, error) {
 		getenv = os.Getenv
 	}
 	h := &Handler{
-		cfg:      c,
-		fwd:      egress.ACL{Allow: c.Forward.Allow, Deny: c.Forward.Deny},
-		tokens:   map[[sha256.Size]byte]string{},
-		log:      c.Logger,
-		limits:   map[string]limitInfo{},
-		inflight: map[*reqState]struct{}{},
-		tunnels:  map[net.Conn]struct{}{},
+		cfg:     c,
+		fwd:     egress.ACL{Allow: c.Forward.Allow, Deny: c.Forward.Deny},
+		tokens:  map[[sha256.Size]byte]string{},
+		log:     c.Logger,
+		limits:  map[string]limitInfo{},
+		tunnels: map[net.Conn]struct{}{},
 	}
 	h.accessLog = c.AccessLog == nil || *c.AccessLog
 	if h.log == nil {
@@ -258,14 +257,12 @@ func (h *Handler) Close() error {
 // finish. http.Server.Shutdown then waits for them.
 func (h *Handler) Drain() {
 	h.draining.Store(true)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for s := range h.inflight {
+	h.inflight.each(func(s *reqState) {
 		if !s.sent.Load() {
 			s.drained.Store(true)
 			s.cancel()
 		}
-	}
+	})
 }
 
 // reqState is a request in flight: sent is set once an attempt reaches
@@ -274,6 +271,7 @@ type reqState struct {
 	sent    atomic.Bool
 	drained atomic.Bool
 	cancel  context.CancelFunc
+	shard   uint32 // its shard of Handler.inflight
 }
 
 type stateKey struct{}
@@ -316,17 +314,6 @@ func (m omitConsumer) RoundTrip(r *http.Request) (*http.Response, error) {
 // credential. It never leaves: h1.Transport omits it, omitConsumer removes
 // it before net/http's Transport.
 const consumerHeader = "Sluice-Consumer-Credential"
-
-func (h *Handler) track(s *reqState) func() {
-	h.mu.Lock()
-	h.inflight[s] = struct{}{}
-	h.mu.Unlock()
-	return func() {
-		h.mu.Lock()
-		delete(h.inflight, s)
-		h.mu.Unlock()
-	}
-}
 
 // Server returns an http.Server for the proxy listener with the header
 // limit and timeouts set: MaxHeaderBytes from the Config (431 beyond), a

@@ -231,8 +231,8 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, e *entry, u *url.
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), wait)
 	st.cancel = cancel
 	defer cancel()
-	untrack := h.track(st)
-	defer untrack()
+	h.inflight.add(st)
+	defer h.inflight.remove(st)
 	if prio != limit.PriorityNormal {
 		ctx = limit.WithPriority(ctx, prio)
 	}

@@ -261,13 +261,13 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	now := t.now()
-	h := t.host(host)
 	// A request whose deadline is near does not wait for the first
 	// contact: it could not afford it.
 	dl, hasDL := ctx.Deadline()
 	hold := !hasDL || time.Until(dl) > firstContact
+	t.mu.Lock()
+	now := t.now()
+	h := t.host(host, now)
 	c := h.costNow(cost)
 	at, who := h.earliest(now, c, t.opts.BurstFraction, hold)
 	if !at.After(now) && len(h.queue) == 0 {
@@ -292,9 +292,10 @@ func (t *Tracker) Acquire(ctx context.Context, host string, cost Cost) (done fun
 	return tk.finish, nil
 }
 
-// host returns the state of host, creating it (and forgetting the least
-// recently used host if there are MaxBuckets already). Requires t.mu held.
-func (t *Tracker) host(name string) *hostState {
+// host returns the state of host, used at now, creating it (and
+// forgetting the least recently used host if there are MaxBuckets
+// already). Requires t.mu held.
+func (t *Tracker) host(name string, now time.Time) *hostState {
 	h := t.hosts[name]
 	if h == nil {
 		if len(t.hosts) >= t.opts.MaxBuckets {
@@ -315,7 +316,7 @@ func (t *Tracker) host(name string) *hostState {
 		h = &hostState{name: name, buckets: make(map[string]*bucket)}
 		t.hosts[name] = h
 	}
-	h.lastUsed = t.now()
+	h.lastUsed = now
 	return h
 }
 
@@ -331,7 +332,7 @@ func (t *Tracker) done(tk *ticket, resp *http.Response, err error) {
 	}
 	t.mu.Lock()
 	now := t.now()
-	h := t.host(tk.host)
+	h := t.host(tk.host, now)
 	for _, d := range tk.draws {
 		if d.b.unit == ConcurrentRequests {
 			d.b.inflight -= d.units

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,8 +61,9 @@ type BudgetOptions struct {
 // withdraws (TryWithdraw), and the balance is the sum of what was deposited
 // and withdrawn in the last TTL plus a constant reserve.
 //
-// A Budget is safe for concurrent use; each call takes one short lock. A nil
-// *Budget has no limit.
+// A Budget is safe for concurrent use. A deposit within the current slice
+// is one atomic add; the rest takes one short lock. A nil *Budget has no
+// limit.
 type Budget struct {
 	now     func() time.Time
 	earn    int64         // milli-retries a request deposits
@@ -73,6 +75,11 @@ type Budget struct {
 	cur   int                // guarded by mu: index of the current slice
 	start time.Time          // guarded by mu: when the current slice began
 	total int64              // guarded by mu: sum of slots
+
+	// Deposits made before sliceEnd (Unix ns) add to pending without the
+	// lock; advance moves pending into the current slice first.
+	pending  atomic.Int64
+	sliceEnd atomic.Int64
 }
 
 // NewBudget returns a Budget with a full reserve, or an error wrapping
@@ -100,13 +107,15 @@ func NewBudget(o BudgetOptions) (*Budget, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Budget{
+	b := &Budget{
 		now:     now,
 		earn:    int64(math.Round(max(ratio, 0) * unit)),
 		reserve: int64(math.Round(max(perSec, 0) * ttl.Seconds() * unit)),
 		slot:    ttl / budgetSlots,
 		start:   now(),
-	}, nil
+	}
+	b.sliceEnd.Store(b.start.Add(b.slot).UnixNano())
+	return b, nil
 }
 
 // Deposit records an original request (not a retry), earning it Ratio
@@ -115,8 +124,13 @@ func (b *Budget) Deposit() {
 	if b == nil {
 		return
 	}
+	now := b.now()
+	if now.UnixNano() < b.sliceEnd.Load() {
+		b.pending.Add(b.earn) // lands in this slice, or the next at worst
+		return
+	}
 	b.mu.Lock()
-	b.advance(b.now())
+	b.advance(now)
 	b.add(b.earn)
 	b.mu.Unlock()
 }
@@ -158,12 +172,16 @@ func (b *Budget) add(n int64) {
 // advance expires the slices that ended before now. A clock that goes back
 // leaves the state as it is. Requires b.mu held.
 func (b *Budget) advance(now time.Time) {
+	if p := b.pending.Swap(0); p != 0 {
+		b.add(p)
+	}
 	elapsed := now.Sub(b.start)
 	if elapsed < b.slot {
 		return
 	}
 	n := elapsed / b.slot
 	b.start = b.start.Add(n * b.slot)
+	b.sliceEnd.Store(b.start.Add(b.slot).UnixNano())
 	if n >= budgetSlots {
 		b.slots, b.total, b.cur = [budgetSlots]int64{}, 0, 0
 		return

@@ -101,6 +101,7 @@ func sluiceRole(config, pprofAddr string) error {
 	}
 	var memo redact.KeyMemo
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: memo.ReplaceAttr}))
+	cfg.AccessLogWriter = os.Stderr // as the binary writes it, but a write per line
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
 		cfg.Self = []netip.AddrPort{ap}
 	}
