@@ -258,11 +258,13 @@ func (h *Handler) Drain() {
 }
 
 // reqState is a request in flight: sent is set once an attempt reaches
-// the upstream transport, drained when Drain ended its wait.
+// the upstream transport, drained when Drain ended its wait; waitedNs sums
+// its waits at the route's gates (the meter's Event).
 type reqState struct {
-	sent    atomic.Bool
-	drained atomic.Bool
-	cancel  context.CancelFunc
+	sent     atomic.Bool
+	drained  atomic.Bool
+	waitedNs atomic.Int64
+	cancel   context.CancelFunc
 }
 
 type stateKey struct{}
