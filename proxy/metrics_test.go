@@ -347,7 +347,7 @@ func hostOf(r *metricsRig) string { return r.h.ups[0].target.Host }
 
 // BenchmarkMeter is what /metrics' counting adds to each proxied request:
 // the four Observer calls of a request sent once, and the consumer's
-// answer.
+// answer and queue wait.
 func BenchmarkMeter(b *testing.B) {
 	cfg := Config{Consumers: []Consumer{{Name: "alice", TokenEnv: "ALICE"}}}
 	cfg.Pipeline.Routes = append(cfg.Pipeline.Routes, sluice.Route{Name: "api"})
@@ -356,6 +356,8 @@ func BenchmarkMeter(b *testing.B) {
 	ai := sluice.AttemptInfo{RouteInfo: ri}
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/x", nil)
 	resp := &http.Response{StatusCode: 200}
+	st := &reqState{}
+	st.waitedNs.Store(int64(200 * time.Millisecond))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -363,6 +365,7 @@ func BenchmarkMeter(b *testing.B) {
 			m.StartAttempt(req, ai)
 			m.EndAttempt(req, ai, resp, nil, 0)
 			m.EndRequest(req, ri, resp, nil, 0)
+			m.waited("alice", st)
 			m.answered("alice", 200)
 		}
 	})
