@@ -266,12 +266,14 @@ func (h *Handler) Drain() {
 }
 
 // reqState is a request in flight: sent is set once an attempt reaches
-// the upstream transport, drained when Drain ended its wait.
+// the upstream transport, drained when Drain ended its wait; waitedNs sums
+// its waits at the route's gates (the meter's Event).
 type reqState struct {
-	sent    atomic.Bool
-	drained atomic.Bool
-	cancel  context.CancelFunc
-	shard   uint32 // its shard of Handler.inflight
+	sent     atomic.Bool
+	drained  atomic.Bool
+	waitedNs atomic.Int64
+	cancel   context.CancelFunc
+	shard    uint32 // its shard of Handler.inflight
 }
 
 type stateKey struct{}

@@ -23,13 +23,35 @@ import (
 
 // meter counts what Stats does not keep: requests and attempts in flight
 // per route (their difference is the route's queue), attempts by status
-// class, and answers per consumer. Its maps are built once, in New, from
-// the configuration, so the per-request path only does atomic adds.
+// class, and answers and queue waits per consumer. Its maps are built
+// once, in New, from the configuration, so the per-request path only does
+// atomic adds.
 type meter struct {
-	routes    map[string]*routeMeter      // route label -> counts; read-only after newMeter
-	consumers map[string]*[6]atomic.Int64 // consumer -> answers by status class; read-only after newMeter
-	names     []string                    // route labels, in order
-	cnames    []string                    // consumers, in order
+	routes    map[string]*routeMeter    // route label -> counts; read-only after newMeter
+	consumers map[string]*consumerMeter // consumer -> counts; read-only after newMeter
+	names     []string                  // route labels, in order
+	cnames    []string                  // consumers, in order
+}
+
+// consumerMeter is one consumer's counts.
+type consumerMeter struct {
+	answers [6]atomic.Int64 // answers by statusClasses index
+	// waits counts requests by the first of waitBuckets that holds their
+	// wait (the last element: over every bound); not cumulative, so that
+	// an observation is one add.
+	waits  [len(waitBuckets) + 1]atomic.Int64
+	waitNs atomic.Int64 // sum of the waits
+}
+
+// waitBuckets are the buckets of sluice_proxy_consumer_wait_seconds, by
+// upper bound: from "not held" (1 ms) to a long queue (30 s, the default
+// proxy.max_wait).
+var waitBuckets = [...]struct {
+	le    string // the bound in seconds, as the le label spells it
+	bound time.Duration
+}{
+	{"0.001", time.Millisecond}, {"0.01", 10 * time.Millisecond}, {"0.1", 100 * time.Millisecond},
+	{"0.5", 500 * time.Millisecond}, {"1", time.Second}, {"5", 5 * time.Second}, {"30", 30 * time.Second},
 }
 
 // routeMeter is one route's live counts.
@@ -47,7 +69,7 @@ var statusClasses = [6]string{"error", "1xx", "2xx", "3xx", "4xx", "5xx"}
 const defaultRoute = "default"
 
 func newMeter(c Config) *meter {
-	m := &meter{routes: map[string]*routeMeter{}, consumers: map[string]*[6]atomic.Int64{}}
+	m := &meter{routes: map[string]*routeMeter{}, consumers: map[string]*consumerMeter{}}
 	for _, r := range c.Pipeline.Routes {
 		if _, dup := m.routes[r.Name]; !dup {
 			m.routes[r.Name] = &routeMeter{}
@@ -57,11 +79,11 @@ func newMeter(c Config) *meter {
 	m.routes[defaultRoute] = &routeMeter{}
 	m.names = append(m.names, defaultRoute)
 	for _, cs := range c.Consumers {
-		m.consumers[cs.Name] = &[6]atomic.Int64{}
+		m.consumers[cs.Name] = &consumerMeter{}
 		m.cnames = append(m.cnames, cs.Name)
 	}
 	if c.AllowAnonymous {
-		m.consumers["anonymous"] = &[6]atomic.Int64{}
+		m.consumers["anonymous"] = &consumerMeter{}
 		m.cnames = append(m.cnames, "anonymous")
 	}
 	return m
@@ -87,8 +109,24 @@ func (m *meter) route(ri sluice.RouteInfo) *routeMeter {
 // answered counts the answer the proxy gave an authenticated consumer.
 func (m *meter) answered(consumer string, status int) {
 	if c := m.consumers[consumer]; c != nil {
-		c[classOf(status)].Add(1)
+		c.answers[classOf(status)].Add(1)
 	}
+}
+
+// waited records the time one request of consumer waited for its turn,
+// once the pipeline returned it.
+func (m *meter) waited(consumer string, st *reqState) {
+	c := m.consumers[consumer]
+	if c == nil {
+		return
+	}
+	d := time.Duration(st.waitedNs.Load())
+	i := 0
+	for i < len(waitBuckets) && d > waitBuckets[i].bound {
+		i++
+	}
+	c.waits[i].Add(1)
+	c.waitNs.Add(int64(d))
 }
 
 func classOf(status int) int {
@@ -136,8 +174,19 @@ func (m *meter) EndAttempt(_ *http.Request, a sluice.AttemptInfo, resp *http.Res
 	}
 }
 
-// Event implements sluice.Observer.
-func (m *meter) Event(context.Context, sluice.Event) {}
+// Event implements sluice.Observer: a rate_wait (one per gate a request
+// waited at, a millisecond or more) adds to the request's wait, which
+// send hands to waited when the pipeline returns. A request that joined
+// another in flight (coalesced) waits inside the other's call, whose
+// context carries the other's state: its own wait reads 0.
+func (m *meter) Event(ctx context.Context, e sluice.Event) {
+	if e.Kind != "rate_wait" {
+		return
+	}
+	if s, ok := ctx.Value(stateKey{}).(*reqState); ok {
+		s.waitedNs.Add(int64(e.Wait))
+	}
+}
 
 // expo writes the Prometheus text exposition format.
 type expo struct{ b strings.Builder }
@@ -234,9 +283,10 @@ func (h *Handler) writeMetrics(e *expo) {
 	e.family("sluice_proxy_consumer_requests_total", "counter", "Answers the proxy gave each authenticated consumer, by status class (a client that went away counts as 4xx: 499).")
 	for _, c := range m.cnames {
 		for k, cls := range statusClasses {
-			e.sample("sluice_proxy_consumer_requests_total", float64(m.consumers[c][k].Load()), "consumer", c, "status_class", cls)
+			e.sample("sluice_proxy_consumer_requests_total", float64(m.consumers[c].answers[k].Load()), "consumer", c, "status_class", cls)
 		}
 	}
+	m.writeWaits(e)
 	e.family("sluice_proxy_tunnels_open", "gauge", "CONNECT tunnels open.")
 	e.sample("sluice_proxy_tunnels_open", float64(ps.TunnelsOpen))
 	e.family("sluice_proxy_waiting", "gauge", "Requests waiting for their turn, all routes: not yet sent upstream.")
@@ -306,6 +356,26 @@ func (h *Handler) writeMetrics(e *expo) {
 	}
 	h.writeQuota(e, st)
 	h.writeRedis(e)
+}
+
+// writeWaits renders sluice_proxy_consumer_wait_seconds. Each bucket is
+// read once and summed on the way, so the +Inf bucket and _count agree
+// even while requests are observed; _sum may run a request ahead.
+func (m *meter) writeWaits(e *expo) {
+	const name = "sluice_proxy_consumer_wait_seconds"
+	e.family(name, "histogram", "Time each request of an authenticated consumer waited for its turn at the route's gates (limits, provider pauses, learned quota, concurrency cap; retry backoff not included), one observation per request the pipeline returned, refused ones included.")
+	for _, c := range m.cnames {
+		cm := m.consumers[c]
+		var n int64
+		for i, b := range waitBuckets {
+			n += cm.waits[i].Load()
+			e.sample(name+"_bucket", float64(n), "consumer", c, "le", b.le)
+		}
+		n += cm.waits[len(waitBuckets)].Load()
+		e.sample(name+"_bucket", float64(n), "consumer", c, "le", "+Inf")
+		e.sample(name+"_sum", time.Duration(cm.waitNs.Load()).Seconds(), "consumer", c)
+		e.sample(name+"_count", float64(n), "consumer", c)
+	}
 }
 
 // writeQuota renders the quota learned from the providers' headers.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func TestExpositionEscaping(t *testing.T) {
 // family is a metric family as parseExposition reads it.
 type family struct {
 	typ     string
-	samples map[string]float64 // label set as written -> value
+	samples map[string]float64 // label set as written -> value; a histogram's: `_bucket{labels}`, `_sum{...}`, `_count{...}`
 }
 
 var (
@@ -67,7 +68,8 @@ var (
 
 // parseExposition is a strict reader of the text format: every family has
 // one HELP and one TYPE line before its samples, each sample belongs to the
-// family declared last (histogram suffixes aside), label pairs are well
+// family declared last (a histogram's with the suffixes _bucket, _sum and
+// _count, and only those), label pairs are well
 // formed, escaped and not repeated, values parse, and no series appears
 // twice. It fails the test on the first violation.
 func parseExposition(t *testing.T, text string) map[string]*family {
@@ -110,7 +112,18 @@ func parseExposition(t *testing.T, text string) map[string]*family {
 			if m == nil {
 				fail("not a sample")
 			}
-			if m[1] != cur || fams[cur].typ == "" {
+			if !strings.HasPrefix(m[1], cur) || fams[cur].typ == "" {
+				fail("sample outside its family")
+			}
+			key := m[3]
+			switch suffix := m[1][len(cur):]; {
+			case suffix == "":
+				if fams[cur].typ == "histogram" {
+					fail("a histogram's samples are _bucket, _sum and _count")
+				}
+			case fams[cur].typ == "histogram" && (suffix == "_bucket" || suffix == "_sum" || suffix == "_count"):
+				key = suffix + "{" + m[3] + "}"
+			default:
 				fail("sample outside its family")
 			}
 			seen := map[string]bool{}
@@ -129,10 +142,10 @@ func parseExposition(t *testing.T, text string) map[string]*family {
 			if err != nil && m[4] != "+Inf" && m[4] != "-Inf" && m[4] != "NaN" {
 				fail("bad value")
 			}
-			if _, dup := fams[cur].samples[m[3]]; dup {
+			if _, dup := fams[cur].samples[key]; dup {
 				fail("series repeated")
 			}
-			fams[cur].samples[m[3]] = v
+			fams[cur].samples[key] = v
 		}
 	}
 	return fams
@@ -147,6 +160,7 @@ type metricsRig struct {
 	admin   *httptest.Server
 	release chan struct{}
 	held    chan struct{}
+	serving sync.WaitGroup // proxy ServeHTTP calls not yet returned
 }
 
 const metricsConfig = `
@@ -191,7 +205,13 @@ func newMetricsRig(t *testing.T) *metricsRig {
 		t.Fatal(err)
 	}
 	r.h = h
-	r.proxy = httptest.NewServer(h)
+	// A client has its answer before ServeHTTP returns and records it:
+	// tests that read the per-consumer answers wait for serving.
+	r.proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.serving.Add(1)
+		defer r.serving.Done()
+		h.ServeHTTP(w, req)
+	}))
 	r.admin = httptest.NewServer(h.Admin())
 	t.Cleanup(func() {
 		r.proxy.Close()
@@ -248,6 +268,7 @@ func TestMetricsScrape(t *testing.T) {
 			t.Fatalf("%s: %d, want %d", c.path, got, c.want)
 		}
 	}
+	r.serving.Wait() // their answers recorded
 	// One request held upstream, a second queued behind it.
 	done := make(chan int, 2)
 	go func() { done <- r.get(t, "/api/hold", aliceToken) }()
@@ -309,6 +330,7 @@ func TestMetricsScrape(t *testing.T) {
 		}
 	}
 	// After the release: nothing in flight, the queue empty.
+	r.serving.Wait()
 	fams, _ = r.scrape(t)
 	for _, f := range []string{"sluice_proxy_queue_depth", "sluice_requests_in_flight", "sluice_attempts_in_flight"} {
 		if v := fams[f].samples[`route="api"`]; v != 0 {
@@ -325,7 +347,7 @@ func hostOf(r *metricsRig) string { return r.h.ups[0].target.Host }
 
 // BenchmarkMeter is what /metrics' counting adds to each proxied request:
 // the four Observer calls of a request sent once, and the consumer's
-// answer.
+// answer and queue wait.
 func BenchmarkMeter(b *testing.B) {
 	cfg := Config{Consumers: []Consumer{{Name: "alice", TokenEnv: "ALICE"}}}
 	cfg.Pipeline.Routes = append(cfg.Pipeline.Routes, sluice.Route{Name: "api"})
@@ -334,6 +356,8 @@ func BenchmarkMeter(b *testing.B) {
 	ai := sluice.AttemptInfo{RouteInfo: ri}
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/x", nil)
 	resp := &http.Response{StatusCode: 200}
+	st := &reqState{}
+	st.waitedNs.Store(int64(200 * time.Millisecond))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -341,6 +365,7 @@ func BenchmarkMeter(b *testing.B) {
 			m.StartAttempt(req, ai)
 			m.EndAttempt(req, ai, resp, nil, 0)
 			m.EndRequest(req, ri, resp, nil, 0)
+			m.waited("alice", st)
 			m.answered("alice", 200)
 		}
 	})

@@ -259,6 +259,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, e *entry, u *url.
 		return
 	}
 	resp, err := h.tr.RoundTrip(out)
+	h.met.waited(e.consumer, st)
 	if err != nil {
 		h.fail(w, r, st.drained.Load(), e, err)
 		return

@@ -174,7 +174,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.report != "" {
 		text, err := configText(o, sc)
 		if err == nil {
-			err = writeReportFile(o.report, sc, text, results)
+			err = writeReportFile(o.report, sc, text, results, nil)
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, "sluice demo:", err)

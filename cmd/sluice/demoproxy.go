@@ -88,7 +88,8 @@ type workerRow struct {
 // proxyRun is one run of the job through several processes.
 type proxyRun struct {
 	result
-	workers []workerRow
+	workers  []workerRow
+	viaProxy bool // the workers' consumers are worker-1, worker-2, ...
 }
 
 // demoProxy runs the scenario's job from o.workers OS processes: first
@@ -247,7 +248,7 @@ func (d *proxyDemo) print(stdout io.Writer, runs []proxyRun, results []result) e
 	}
 	text, err := configText(d.o, d.sc)
 	if err == nil {
-		err = writeReportFile(d.o.report, d.sc, text, results)
+		err = writeReportFile(d.o.report, d.sc, text, results, workerTables(runs))
 	}
 	if err != nil {
 		return err
@@ -391,7 +392,7 @@ func (d *proxyDemo) runWorkers(ctx context.Context, name, url string, viaProxy b
 	}
 	wg.Wait()
 	stop()
-	run := proxyRun{result: result{name: name, wall: time.Since(start)}}
+	run := proxyRun{result: result{name: name, wall: time.Since(start)}, viaProxy: viaProxy}
 	for k, err := range errs {
 		if err != nil {
 			return proxyRun{}, fmt.Errorf("worker %d: %w; its stderr: %s", k+1, err, ws[k].errBuf)

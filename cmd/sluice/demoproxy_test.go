@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,13 +46,15 @@ var proxyDemoArgs = []string{"demo", "-proxy", "-requests", "90", "-rate", "200"
 
 // TestDemoProxy runs `demo -proxy` with three worker processes: the plain
 // clients lose work to 429s, both proxy runs do all of it with no 429 at
-// the provider, the report has a row per worker, and every worker process
-// has ended and been reaped when it returns.
+// the provider, the report has a row per worker (the HTML one a table per
+// run), and every worker process has ended and been reaped when it
+// returns.
 func TestDemoProxy(t *testing.T) {
 	t.Setenv(runAsMain, "1")
 	var out, errOut bytes.Buffer
 	start := time.Now()
-	code := run(context.Background(), proxyDemoArgs, &out, &errOut)
+	report := filepath.Join(t.TempDir(), "report.html")
+	code := run(context.Background(), append(slices.Clone(proxyDemoArgs), "-report", report), &out, &errOut)
 	took := time.Since(start)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
@@ -79,6 +82,55 @@ func TestDemoProxy(t *testing.T) {
 	}
 	if strings.Contains(text, "worker 4") || strings.Contains(text, "try it:") {
 		t.Errorf("a fourth worker, or a hold without -hold:\n%s", text)
+	}
+	checkProxyReport(t, report)
+}
+
+// checkProxyReport reads the HTML report of TestDemoProxy's run: a table
+// per run, a row per worker, no 429 at the provider through the proxy, the
+// proxy runs' shares of the accepted requests adding up to 100%.
+func checkProxyReport(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := regexp.MustCompile(`(?s)<table class="workers">\s*<caption>([^<]*)</caption>(.*?)</table>`).FindAllStringSubmatch(string(b), -1)
+	if len(tables) != 3 {
+		t.Fatalf("%d worker tables in the report, want 3", len(tables))
+	}
+	cell := regexp.MustCompile(`<td[^>]*>([^<]*)</td>`)
+	for i, tb := range tables {
+		rows := regexp.MustCompile(`(?s)<tr><td.*?</tr>`).FindAllString(tb[2], -1)
+		if len(rows) != 3 {
+			t.Errorf("%s: %d rows, want one per worker (3)", tb[1], len(rows))
+			continue
+		}
+		share := 0.0
+		for k, row := range rows {
+			var c []string
+			for _, m := range cell.FindAllStringSubmatch(row, -1) {
+				c = append(c, m[1])
+			}
+			if len(c) != 11 || c[0] != "worker "+strconv.Itoa(k+1) || c[3] != "30" {
+				t.Errorf("%s: row %q", tb[1], c)
+				continue
+			}
+			if i == 0 {
+				continue // the plain clients: 429s and lost work are expected
+			}
+			if c[1] != "worker-"+strconv.Itoa(k+1) || c[4] != "30" || c[5] != "0" || c[6] != "0" || c[8] == "-" || c[9] == "-" {
+				t.Errorf("%s: row %q, want the consumer, 30 done, no 429 and latencies", tb[1], c)
+			}
+			v, err := strconv.ParseFloat(strings.TrimSuffix(c[7], "%"), 64)
+			if err != nil {
+				t.Errorf("%s: share %q", tb[1], c[7])
+			}
+			share += v
+		}
+		if i > 0 && (share < 99.8 || share > 100.2) {
+			t.Errorf("%s: shares add up to %.1f%%", tb[1], share)
+		}
 	}
 }
 

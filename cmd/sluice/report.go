@@ -54,6 +54,7 @@ type reportData struct {
 	Look     string
 	Runs     []reportRun
 	Table    string
+	Workers  []workerTable // demo -proxy only: a table per run
 	Config   string
 	Verdict  []string
 	When     string
@@ -108,8 +109,9 @@ func layoutChart(s series, limit, top float64) svgChart {
 }
 
 // renderReport writes the HTML report: the scenario, a headline and a
-// timeline per run, the table and the sluice configuration used.
-func renderReport(sc scenario, cfgText string, rs []result, when time.Time) ([]byte, error) {
+// timeline per run, the table, the per-worker tables of `demo -proxy`
+// (workers; nil for the plain demo) and the sluice configuration used.
+func renderReport(sc scenario, cfgText string, rs []result, workers []workerTable, when time.Time) ([]byte, error) {
 	span := time.Duration(0)
 	for _, r := range rs {
 		span = max(span, r.wall)
@@ -127,6 +129,7 @@ func renderReport(sc scenario, cfgText string, rs []result, when time.Time) ([]b
 	var table bytes.Buffer
 	printTable(&table, rs, sc)
 	d.Table = table.String()
+	d.Workers = workers
 	d.Config = cfgText
 	var out bytes.Buffer
 	if err := reportTmpl.Execute(&out, d); err != nil {
@@ -136,8 +139,8 @@ func renderReport(sc scenario, cfgText string, rs []result, when time.Time) ([]b
 }
 
 // writeReportFile renders the report into path.
-func writeReportFile(path string, sc scenario, cfgText string, rs []result) error {
-	b, err := renderReport(sc, cfgText, rs, time.Now())
+func writeReportFile(path string, sc scenario, cfgText string, rs []result, workers []workerTable) error {
+	b, err := renderReport(sc, cfgText, rs, workers, time.Now())
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func TestReportIsSelfContained(t *testing.T) {
-	b, err := renderReport(goldenScenario(), "routes: []\n", fixedRuns(), time.Unix(0, 0))
+	b, err := renderReport(goldenScenario(), "routes: []\n", fixedRuns(), nil, time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func runChromium(t *testing.T, bin string, args ...string) []byte {
 func TestReportInBrowser(t *testing.T) {
 	bin := chromium(t)
 	runs, sc := fixedRuns(), goldenScenario()
-	b, err := renderReport(sc, "routes: []\n", runs, time.Unix(0, 0))
+	b, err := renderReport(sc, "routes: []\n", runs, nil, time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

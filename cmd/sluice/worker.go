@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,6 +44,11 @@ type workerReport struct {
 	Failures int64         `json:"failures"` // errors and other answers
 	Got429   int64         `json:"got_429"`  // 429s it received (from the provider, or the proxy)
 	Wall     time.Duration `json:"wall_ns"`
+	// P50 and P99 are its requests' latencies, from sending to the answer
+	// read (through the proxy, mostly the wait for their turn); 0 when
+	// none was answered.
+	P50 time.Duration `json:"p50_ns"`
+	P99 time.Duration `json:"p99_ns"`
 }
 
 // workerFlags are the worker's own flags; the demo's flags follow "--".
@@ -161,6 +168,10 @@ func (w workload) share(ctx context.Context, index, workers int, o demoOptions, 
 		c.Timeout = 10 * time.Second // as the demo's plain client
 	}
 	var next atomic.Int64
+	lat := make([]time.Duration, len(mine)) // by k; -1: not answered
+	for k := range lat {
+		lat[k] = -1
+	}
 	var mu sync.Mutex // guards progress
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -171,7 +182,12 @@ func (w workload) share(ctx context.Context, index, workers int, o demoOptions, 
 				if k >= len(mine) || ctx.Err() != nil {
 					return
 				}
-				switch status := w.send(ctx, c, mine[k]); {
+				sent := time.Now()
+				status := w.send(ctx, c, mine[k])
+				if status != 0 { // 0: no answer
+					lat[k] = time.Since(sent)
+				}
+				switch {
 				case status/100 == 2:
 					atomic.AddInt64(&rep.OK, 1)
 				case status == http.StatusTooManyRequests:
@@ -190,6 +206,20 @@ func (w workload) share(ctx context.Context, index, workers int, o demoOptions, 
 	wg.Wait()
 	rep.Wall = time.Since(start)
 	rep.Failures += int64(len(mine)) - rep.OK - rep.Failures // not sent: canceled
+	rep.P50, rep.P99 = percentiles(lat)
 	progress.WriteByte('\n')
 	return rep
+}
+
+// percentiles returns the 50th and 99th percentiles (nearest rank) of the
+// latencies of answered requests (negative ones are not), sorting ds.
+func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
+	slices.Sort(ds)
+	i, _ := slices.BinarySearch(ds, 0)
+	ds = ds[i:]
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	rank := func(q float64) time.Duration { return ds[max(0, int(math.Ceil(q*float64(len(ds))))-1)] }
+	return rank(0.50), rank(0.99)
 }
