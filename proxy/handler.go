@@ -67,7 +67,8 @@ type limitInfo struct {
 
 // New builds a Handler from cfg: it validates cfg, reads every token and
 // credential (an empty or missing one is an error naming it) and builds the
-// pipeline from cfg.Pipeline over an egress-checked http.Transport.
+// pipeline from cfg.Pipeline over egress-checked upstream transports (the
+// proxy's own HTTP/1.1 client for http://, net/http's Transport for https://).
 func New(cfg Config) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
