@@ -12,9 +12,25 @@
 //
 // It takes only what it can carry exactly as net/http would: http:// URLs,
 // no body or a body of known length (Content-Length), no trailers, no
-// Expect: 100-continue and no protocol upgrade. Everything else (https,
-// where net/http negotiates HTTP/2; chunked request bodies; upgrades) goes
-// to Fallback. Like net/http it re-sends a request on a fresh connection
+// Expect: 100-continue, no protocol upgrade and no CONNECT. Everything else
+// (https, where net/http negotiates HTTP/2; chunked request bodies;
+// upgrades; CONNECT) goes to Fallback.
+//
+// It refuses, before a byte is sent, what net/http's Transport refuses: a
+// method or header field name that is not a token, a field value with a
+// control character other than tab (CR, LF and NUL among them; the error
+// names the field, never the value), a Host with a byte
+// httpguts.ValidHostHeader refuses (and any non-ASCII one); and a request
+// target with a space or control character. It writes the framing itself:
+// a header named Host, Content-Length, Transfer-Encoding or Trailer, in any
+// case, is not sent, and a body shorter or longer than ContentLength is an
+// error. An IPv6 zone is removed from Host.
+//
+// A connection is reused only when its answer was read to its end, nothing
+// is left to read on it (buffered, or in the socket when the last read
+// filled its buffer), the request was written whole and its context is
+// still live. A failure to read the request's own body ends the exchange
+// at once with that error (wrapped) and closes the connection. Like net/http it re-sends a request on a fresh connection
 // only when a kept-alive connection turned out closed before a byte of the
 // answer arrived and the request is safe to replay (GET, HEAD, OPTIONS,
 // TRACE or an Idempotency-Key header, and a body it can rebuild with
@@ -67,7 +83,7 @@ type Transport struct {
 
 // ErrNotTaken is the error for a request the Transport does not carry
 // when it has no Fallback.
-var ErrNotTaken = errors.New("h1: request not supported without a fallback transport (https, chunked body, trailers, Expect or Upgrade)")
+var ErrNotTaken = errors.New("h1: request not supported without a fallback transport (https, chunked body, trailers, Expect, Upgrade or CONNECT)")
 
 // errClosed is returned once CloseIdleConnections has been called with
 // close set; see Close.
@@ -258,8 +274,8 @@ func (t *Transport) maxHeader() int64 {
 
 // takes reports whether the Transport carries req itself.
 func takes(req *http.Request) bool {
-	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" {
-		return false
+	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" || req.Method == http.MethodConnect {
+		return false // CONNECT opens a tunnel, not an exchange
 	}
 	if len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 {
 		return false
