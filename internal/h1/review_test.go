@@ -62,7 +62,7 @@ func TestRequestBodyErrorEndsTheExchange(t *testing.T) {
 			var conns atomic.Int64
 			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 				conns.Add(1)
-		c.SetDeadline(time.Now().Add(5 * time.Second)) // a failure, not a hang
+				c.SetDeadline(time.Now().Add(5 * time.Second)) // a failure, not a hang
 				for {
 					req, err := http.ReadRequest(br)
 					if err != nil {
