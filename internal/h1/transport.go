@@ -60,6 +60,10 @@ type Transport struct {
 	// Zero means 256.
 	MaxIdlePerHost int
 
+	// MaxIdle is the number of idle connections kept over all hosts (in
+	// forward mode a proxy reaches many). Zero means 1024.
+	MaxIdle int
+
 	// IdleTimeout closes a connection idle that long. Zero means 90 s.
 	IdleTimeout time.Duration
 
@@ -191,7 +195,7 @@ func (t *Transport) get(ctx context.Context, key string) (*conn, error) {
 func (t *Transport) put(c *conn) {
 	c.idleSince = time.Now()
 	t.mu.Lock()
-	if t.closed || len(t.idle[c.key]) >= t.maxIdle() {
+	if t.closed || len(t.idle[c.key]) >= t.maxIdle() || t.nidle >= t.maxIdleTotal() {
 		t.mu.Unlock()
 		c.nc.Close()
 		return
@@ -263,6 +267,13 @@ func (t *Transport) maxIdle() int {
 		return t.MaxIdlePerHost
 	}
 	return 256
+}
+
+func (t *Transport) maxIdleTotal() int {
+	if t.MaxIdle > 0 {
+		return t.MaxIdle
+	}
+	return 1024
 }
 
 func (t *Transport) maxHeader() int64 {
