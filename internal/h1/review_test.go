@@ -250,3 +250,43 @@ func TestLeftoverInSocketNotReused(t *testing.T) {
 		t.Errorf("%d connections; want 2", n)
 	}
 }
+
+// TestBodyReadAfterCancel: once the request's context is done, a body
+// Read returns its error even for bytes already buffered, and the
+// connection is not reused.
+func TestBodyReadAfterCancel(t *testing.T) {
+	var conns atomic.Int64
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		conns.Add(1)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
+		}
+	})
+	tr := newTransport(t)
+	tr.probeAfter = -1
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 2)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if n, err := resp.Body.Read(make([]byte, 8)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Read after cancel: %d bytes, %v; want context.Canceled", n, err)
+	}
+	req, _ = http.NewRequestWithContext(boundedCtx(t), "GET", url, nil)
+	do(t, tr, req)
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections; want 2: the canceled answer's connection was reused", n)
+	}
+}

@@ -30,7 +30,9 @@
 // is left to read on it (buffered, or in the socket when the last read
 // filled its buffer), the request was written whole and its context is
 // still live. A failure to read the request's own body ends the exchange
-// at once with that error (wrapped) and closes the connection. Like net/http it re-sends a request on a fresh connection
+// at once with that error (wrapped) and closes the connection. Once the
+// request's context is done, RoundTrip and the answer body's Read return
+// the context's error, and the connection is closed. Like net/http it re-sends a request on a fresh connection
 // only when a kept-alive connection turned out closed before a byte of the
 // answer arrived and the request is safe to replay (GET, HEAD, OPTIONS,
 // TRACE or an Idempotency-Key header, and a body it can rebuild with
