@@ -290,3 +290,57 @@ func TestBodyReadAfterCancel(t *testing.T) {
 		t.Errorf("%d connections; want 2: the canceled answer's connection was reused", n)
 	}
 }
+
+// TestNoBodyAnswers: HEAD, 204 and 304 answers have no body whatever their
+// header says; the connection is reused after them, unless bytes follow
+// (a body the upstream sent anyway), which must not become the next
+// request's answer. A guard: it passed before the review too.
+func TestNoBodyAnswers(t *testing.T) {
+	tests := []struct {
+		name, method, resp string
+		reuse              bool
+	}{
+		{"HEAD with a length", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true},
+		{"HEAD with a body anyway", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false},
+		{"204 with a body anyway", "GET", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", false},
+		{"304", "GET", "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var conns atomic.Int64
+			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				n := conns.Add(1)
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if n == 1 && i == 0 {
+						io.WriteString(c, tc.resp)
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+				}
+			})
+			tr := newTransport(t)
+			tr.probeAfter = -1
+			req, _ := http.NewRequestWithContext(boundedCtx(t), tc.method, url, nil)
+			if _, b := do(t, tr, req); b != "" {
+				t.Fatalf("body %q for a no-body answer", b)
+			}
+			req, _ = http.NewRequestWithContext(boundedCtx(t), "GET", url, nil)
+			if _, b := do(t, tr, req); b != "second" {
+				t.Fatalf("second answer %q", b)
+			}
+			want := int64(2)
+			if tc.reuse {
+				want = 1
+			}
+			if n := conns.Load(); n != want {
+				t.Errorf("%d connections; want %d", n, want)
+			}
+		})
+	}
+}
