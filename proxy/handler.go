@@ -146,6 +146,7 @@ func New(cfg Config) (*Handler, error) {
 		DialContext:            h.dialer.DialContext,
 		Fallback:               omitConsumer{h.base},
 		MaxIdlePerHost:         h.base.MaxIdleConnsPerHost,
+		MaxIdle:                h.base.MaxIdleConns,
 		IdleTimeout:            h.base.IdleConnTimeout,
 		MaxResponseHeaderBytes: h.base.MaxResponseHeaderBytes,
 		Omit:                   consumerHeader,

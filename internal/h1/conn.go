@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,8 +25,10 @@ type conn struct {
 	bw        *bufio.Writer
 	limit     int64 // bytes the answer's header may still take; -1: no limit
 	nread     int64 // bytes read since the request was written
+	full      bool  // the last read filled its buffer: more may wait in the socket
 	reused    bool  // served an earlier request
 	idleSince time.Time
+	src       reqBody // the request body being written
 }
 
 func (t *Transport) newConn(key string, nc net.Conn) *conn {
@@ -50,6 +53,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	n, err := c.nc.Read(p)
 	c.nread += int64(n)
+	c.full = n == len(p)
 	if c.limit > 0 {
 		c.limit -= int64(n)
 	}
@@ -71,6 +75,45 @@ func unwrapStale(err error) error {
 	return err
 }
 
+// bodyError is a failure to read the request's own body (the client
+// behind the proxy went away, or sent less than its Content-Length): the
+// upstream holds a request cut short, and nothing it answers can be read.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "h1: reading the request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// reqBody is the request body as it is copied to the connection: at most
+// n bytes, and the body's own read error kept apart from the
+// connection's write errors.
+type reqBody struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (b *reqBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// drained reports whether nothing of the answer can still be waiting to
+// be read on the connection: nothing buffered, and the last read did not
+// fill its buffer (when it did, the socket is checked without blocking).
+func (c *conn) drained() bool {
+	return c.br.Buffered() == 0 && (!c.full || alive(c.nc))
+}
+
 // aLongTimeAgo is a deadline in the past: it unblocks a read or a write.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -83,7 +126,8 @@ const max1xx = 5
 func (c *conn) exchange(ctx context.Context, req *http.Request) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
 	werr := c.write(req)
-	if werr != nil && !isConnError(werr) {
+	var be *bodyError
+	if werr != nil && (!isConnError(werr) || errors.As(werr, &be)) {
 		stop()
 		c.nc.Close()
 		return nil, werr // a bad request or body: nothing to read
@@ -122,9 +166,13 @@ func (c *conn) exchange(ctx context.Context, req *http.Request) (*http.Response,
 		}
 		return nil, fmt.Errorf("h1: reading the answer: %w", err)
 	}
-	reuse := !resp.Close && !req.Close && (resp.ContentLength >= 0 || chunked(resp.TransferEncoding))
+	// An answer that came before the whole request was written (a 413
+	// while the body was still going out) leaves the upstream reading a
+	// request cut short: the connection is not reused, as net/http's is
+	// not after a write error.
+	reuse := werr == nil && !resp.Close && !req.Close && (resp.ContentLength >= 0 || chunked(resp.TransferEncoding))
 	if resp.Body == http.NoBody {
-		if stop() && reuse && c.br.Buffered() == 0 {
+		if stop() && reuse && c.drained() {
 			c.t.put(c)
 		} else {
 			c.nc.Close()
@@ -163,11 +211,18 @@ const (
 
 var errBodyClosed = errors.New("h1: read on a closed answer body")
 
+// Read reads the answer's body. Once the request's context is done it
+// returns the context's error, even for bytes already buffered, and the
+// connection is closed.
 func (b *body) Read(p []byte) (int, error) {
-	switch b.state.Load() {
-	case atEOF:
+	if b.state.Load() == atEOF {
 		return 0, io.EOF
-	case closed:
+	}
+	if err := b.ctx.Err(); err != nil {
+		b.finish(false)
+		return 0, err
+	}
+	if b.state.Load() == closed {
 		return 0, errBodyClosed
 	}
 	n, err := b.rc.Read(p)
@@ -202,14 +257,19 @@ func (b *body) finish(eof bool) {
 	}
 	// Bytes already buffered past the answer are not an answer to the
 	// next request: such a connection is not reused.
-	if b.stop() && eof && b.reuse && b.c.br.Buffered() == 0 {
+	if b.stop() && eof && b.reuse && b.c.drained() {
 		b.c.t.put(b.c)
 		return
 	}
 	b.c.nc.Close()
 }
 
-// write sends req's request line, header and body, and flushes.
+// write sends req's request line, header and body, and flushes. It
+// refuses what net/http's Transport refuses (a method or field name that is
+// not a token, a field value with a control character, a Host that is not
+// one) and a request target with a space or control character, and writes
+// the framing (Host, Content-Length) itself: a header of the request by
+// one of those names, in any case, is not sent.
 func (c *conn) write(req *http.Request) error {
 	method := req.Method
 	if method == "" {
@@ -219,12 +279,19 @@ func (c *conn) write(req *http.Request) error {
 		return fmt.Errorf("h1: invalid method %q", method)
 	}
 	uri := req.URL.RequestURI()
+	if hasCTL(uri) || strings.IndexByte(uri, ' ') >= 0 {
+		return errors.New("h1: control character or space in the request target")
+	}
 	host := req.Host
 	if host == "" {
 		host = req.URL.Host
 	}
-	if hasCTL(uri) || hasCTL(host) || strings.ContainsAny(host, " /?#@") {
-		return errors.New("h1: control character or space in the request target or Host")
+	if !validHost(host) {
+		return errors.New("h1: invalid Host (a character net/http refuses, or not ASCII)")
+	}
+	host = removeZone(host)
+	if err := c.t.checkHeader(req.Header); err != nil {
+		return err
 	}
 	w := c.bw
 	w.WriteString(method)
@@ -239,12 +306,8 @@ func (c *conn) write(req *http.Request) error {
 		writeField(w, "User-Agent", ua[0])
 	}
 	for k, vs := range req.Header {
-		switch k {
-		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer", c.t.Omit:
+		if c.t.skip(k) {
 			continue
-		}
-		if !token(k) {
-			return fmt.Errorf("h1: invalid header field name %q", k)
 		}
 		for _, v := range vs {
 			writeField(w, k, v)
@@ -266,44 +329,70 @@ func (c *conn) write(req *http.Request) error {
 	}
 	w.WriteString("\r\n")
 	if hasBody {
-		m, err := io.Copy(w, io.LimitReader(req.Body, n))
-		req.Body.Close()
-		if err != nil {
+		if err := c.writeBody(req.Body, n); err != nil {
 			return err
-		}
-		if m != n {
-			return fmt.Errorf("h1: request body of %d bytes for a Content-Length of %d", m, n)
 		}
 	}
 	return w.Flush()
 }
 
-// writeField writes "k: v\r\n" with CR and LF in v turned into spaces, as
-// net/http does.
+// writeBody copies exactly n bytes of body and closes it. A failure to
+// read the body is a *bodyError; a body shorter or longer than n is an
+// error, as it is to net/http.
+func (c *conn) writeBody(body io.ReadCloser, n int64) error {
+	defer body.Close()
+	c.src = reqBody{r: body, n: n}
+	m, err := io.Copy(c.bw, &c.src)
+	src := c.src
+	c.src = reqBody{}
+	switch {
+	case src.err != nil:
+		return &bodyError{src.err}
+	case err != nil:
+		return err
+	case m != n:
+		return fmt.Errorf("h1: request body of %d bytes for a Content-Length of %d", m, n)
+	}
+	var one [1]byte
+	if k, _ := body.Read(one[:]); k > 0 {
+		return fmt.Errorf("h1: request body longer than its Content-Length of %d", n)
+	}
+	return nil
+}
+
+// writeField writes "k: v\r\n", v trimmed of spaces and tabs as net/http
+// does (checkHeader has refused a value with CR or LF).
 func writeField(w *bufio.Writer, k, v string) {
 	w.WriteString(k)
 	w.WriteString(": ")
-	if strings.ContainsAny(v, "\r\n") {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-	}
-	w.WriteString(strings.TrimSpace(v))
+	w.WriteString(textproto.TrimString(v))
 	w.WriteString("\r\n")
 }
 
-// token reports whether s is an RFC 9110 token (a method or field name).
-func token(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
+// validValue reports whether v is a field value net/http's Transport sends:
+// no control character but tab.
+func validValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
 			return false
 		}
 	}
 	return true
 }
 
-var tchar = func() (t [256]bool) {
+// validHost reports whether h is a Host net/http sends: only the bytes of
+// httpguts.ValidHostHeader (ASCII; net/http would first turn a non-ASCII
+// name into punycode, which the proxy never needs: egress normalizes names).
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		if !hostByte[h[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var hostByte = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
@@ -311,17 +400,25 @@ var tchar = func() (t [256]bool) {
 		t[c] = true
 		t[c-'a'+'A'] = true
 	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
+	for _, c := range "!$%&()*+,-.:;=[]'_~" {
 		t[c] = true
 	}
 	return t
 }()
 
-func hasCTL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < ' ' || s[i] == 0x7f {
-			return true
-		}
+// removeZone removes an IPv6 zone from host ("[fe80::1%25eth0]:80"), as
+// net/http does (RFC 6874: a zone never leaves the host).
+func removeZone(host string) string {
+	if !strings.HasPrefix(host, "[") {
+		return host
 	}
-	return false
+	i := strings.LastIndex(host, "]")
+	if i < 0 {
+		return host
+	}
+	j := strings.LastIndex(host[:i], "%")
+	if j < 0 {
+		return host
+	}
+	return host[:j] + host[i:]
 }

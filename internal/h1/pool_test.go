@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -68,4 +69,22 @@ func TestIdleTimeoutPrunes(t *testing.T) {
 			t.Errorf("dials %d; want a fresh connection after the prune", ps.dials.Load())
 		}
 	})
+}
+
+// TestMaxIdleOverAllHosts: the idle pool is bounded over all hosts, not
+// only per host (net/http's MaxIdleConns, which the proxy set to 1024).
+func TestMaxIdleOverAllHosts(t *testing.T) {
+	srv, conns := counted(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) })
+	tr := newTransport(t)
+	tr.MaxIdle = 1
+	for _, host := range []string{"127.0.0.1", "localhost"} { // two pool keys
+		req, _ := http.NewRequest("GET", strings.Replace(srv.URL, "127.0.0.1", host, 1), nil)
+		do(t, tr, req)
+	}
+	tr.mu.Lock()
+	n := tr.nidle
+	tr.mu.Unlock()
+	if n != 1 || conns.Load() != 2 {
+		t.Errorf("%d idle of %d connections to two hosts; want 1 of 2", n, conns.Load())
+	}
 }

@@ -12,9 +12,27 @@
 //
 // It takes only what it can carry exactly as net/http would: http:// URLs,
 // no body or a body of known length (Content-Length), no trailers, no
-// Expect: 100-continue and no protocol upgrade. Everything else (https,
-// where net/http negotiates HTTP/2; chunked request bodies; upgrades) goes
-// to Fallback. Like net/http it re-sends a request on a fresh connection
+// Expect: 100-continue, no protocol upgrade and no CONNECT. Everything else
+// (https, where net/http negotiates HTTP/2; chunked request bodies;
+// upgrades; CONNECT) goes to Fallback.
+//
+// It refuses, before a byte is sent, what net/http's Transport refuses: a
+// method or header field name that is not a token, a field value with a
+// control character other than tab (CR, LF and NUL among them; the error
+// names the field, never the value), a Host with a byte
+// httpguts.ValidHostHeader refuses (and any non-ASCII one); and a request
+// target with a space or control character. It writes the framing itself:
+// a header named Host, Content-Length, Transfer-Encoding or Trailer, in any
+// case, is not sent, and a body shorter or longer than ContentLength is an
+// error. An IPv6 zone is removed from Host.
+//
+// A connection is reused only when its answer was read to its end, nothing
+// is left to read on it (buffered, or in the socket when the last read
+// filled its buffer), the request was written whole and its context is
+// still live. A failure to read the request's own body ends the exchange
+// at once with that error (wrapped) and closes the connection. Once the
+// request's context is done, RoundTrip and the answer body's Read return
+// the context's error, and the connection is closed. Like net/http it re-sends a request on a fresh connection
 // only when a kept-alive connection turned out closed before a byte of the
 // answer arrived and the request is safe to replay (GET, HEAD, OPTIONS,
 // TRACE or an Idempotency-Key header, and a body it can rebuild with
@@ -44,6 +62,10 @@ type Transport struct {
 	// Zero means 256.
 	MaxIdlePerHost int
 
+	// MaxIdle is the number of idle connections kept over all hosts (in
+	// forward mode a proxy reaches many). Zero means 1024.
+	MaxIdle int
+
 	// IdleTimeout closes a connection idle that long. Zero means 90 s.
 	IdleTimeout time.Duration
 
@@ -67,7 +89,7 @@ type Transport struct {
 
 // ErrNotTaken is the error for a request the Transport does not carry
 // when it has no Fallback.
-var ErrNotTaken = errors.New("h1: request not supported without a fallback transport (https, chunked body, trailers, Expect or Upgrade)")
+var ErrNotTaken = errors.New("h1: request not supported without a fallback transport (https, chunked body, trailers, Expect, Upgrade or CONNECT)")
 
 // errClosed is returned once CloseIdleConnections has been called with
 // close set; see Close.
@@ -175,7 +197,7 @@ func (t *Transport) get(ctx context.Context, key string) (*conn, error) {
 func (t *Transport) put(c *conn) {
 	c.idleSince = time.Now()
 	t.mu.Lock()
-	if t.closed || len(t.idle[c.key]) >= t.maxIdle() {
+	if t.closed || len(t.idle[c.key]) >= t.maxIdle() || t.nidle >= t.maxIdleTotal() {
 		t.mu.Unlock()
 		c.nc.Close()
 		return
@@ -249,6 +271,13 @@ func (t *Transport) maxIdle() int {
 	return 256
 }
 
+func (t *Transport) maxIdleTotal() int {
+	if t.MaxIdle > 0 {
+		return t.MaxIdle
+	}
+	return 1024
+}
+
 func (t *Transport) maxHeader() int64 {
 	if t.MaxResponseHeaderBytes > 0 {
 		return t.MaxResponseHeaderBytes
@@ -258,8 +287,8 @@ func (t *Transport) maxHeader() int64 {
 
 // takes reports whether the Transport carries req itself.
 func takes(req *http.Request) bool {
-	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" {
-		return false
+	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" || req.Method == http.MethodConnect {
+		return false // CONNECT opens a tunnel, not an exchange
 	}
 	if len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 {
 		return false

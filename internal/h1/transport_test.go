@@ -80,7 +80,7 @@ func TestReuseAndWire(t *testing.T) {
 	}{
 		{"GET", "", http.Header{"X-Marker": {"alice"}}, "GET /p?q=1 ua=Go-http-client/1.1 cl= omit= v= body="},
 		{"POST", "", http.Header{"User-Agent": {""}}, "POST /p?q=1 ua= cl=0 omit= v= body="},
-		{"POST", `{"a":1}`, http.Header{"User-Agent": {"mine"}, "X-V": {"a\r\nInjected: 1"}}, `POST /p?q=1 ua=mine cl=7 omit= v=a  Injected: 1 body={"a":1}`},
+		{"POST", `{"a":1}`, http.Header{"User-Agent": {"mine"}, "X-V": {" a\tb\x80 "}}, "POST /p?q=1 ua=mine cl=7 omit= v=a\tb\x80 body={\"a\":1}"},
 		{"HEAD", "", nil, "HEAD /p?q=1 ua=Go-http-client/1.1 cl= omit= v= body="},
 		{"DELETE", "", nil, "DELETE /p?q=1 ua=Go-http-client/1.1 cl= omit= v= body="},
 	}
@@ -431,6 +431,10 @@ func TestFallback(t *testing.T) {
 		{"expect", func() *http.Request {
 			r, _ := http.NewRequest("PUT", srv.URL, strings.NewReader("x"))
 			r.Header.Set("Expect", "100-continue")
+			return r
+		}},
+		{"connect", func() *http.Request {
+			r, _ := http.NewRequest("CONNECT", srv.URL, nil)
 			return r
 		}},
 		{"upgrade", func() *http.Request {

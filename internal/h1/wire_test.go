@@ -53,7 +53,7 @@ func TestWireMatchesNetHTTP(t *testing.T) {
 		{method: "PUT", url: "http://api.test/", hdr: http.Header{"User-Agent": {""}}},
 		{method: "PATCH", url: "http://api.test/", body: "x"},
 		{method: "DELETE", url: "http://[::1]:9/z", host: "virtual.test", close: true},
-		{method: "OPTIONS", url: "http://api.test/", hdr: http.Header{"X-Trim": {"  padded  "}, "X-Nl": {"a\nb"}}},
+		{method: "OPTIONS", url: "http://api.test/", hdr: http.Header{"X-Trim": {"  padded  "}, "X-Tab": {"a\tb"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.url, func(t *testing.T) {
