@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -175,6 +176,10 @@ func newUpstream(u Upstream, getenv func(string) string, self []netip.AddrPort) 
 		v, err := secret(getenv, cr.Env, cr.File)
 		if err != nil {
 			return nil, fmt.Errorf("credential: %w", err)
+		}
+		if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			// It could not be sent in a header: refused now, not per request.
+			return nil, errors.New("credential: the value holds a control character (a line break inside it?); keep it on one line")
 		}
 		up.credHeader = http.CanonicalHeaderKey(cr.Header)
 		if up.credHeader == "" {
