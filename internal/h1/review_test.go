@@ -54,8 +54,8 @@ func TestRequestBodyErrorEndsTheExchange(t *testing.T) {
 		answer bool  // the upstream answers after the header, before the body
 	}{
 		{"client gone, nothing flushed", 10, io.ErrUnexpectedEOF, false},
-		{"client gone after 64 KiB, upstream answered early", 64 << 10, io.ErrUnexpectedEOF, true},
-		{"over the proxy's limit", 64 << 10, &http.MaxBytesError{Limit: 64 << 10}, true},
+		{"client gone after 32 KiB, upstream answered early", 32 << 10, io.ErrUnexpectedEOF, true},
+		{"over the proxy's limit", 32 << 10, &http.MaxBytesError{Limit: 32 << 10}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,7 +79,7 @@ func TestRequestBodyErrorEndsTheExchange(t *testing.T) {
 			tr := newTransport(t)
 			tr.probeAfter = -1 // nothing but the fix keeps the connection out of the pool
 			req, _ := http.NewRequestWithContext(boundedCtx(t), "POST", url, &failingBody{n: tc.sent, err: tc.err})
-			req.ContentLength = 1 << 20
+			req.ContentLength = maxBody // the largest body it takes
 			resp, err := tr.RoundTrip(req)
 			if err == nil {
 				resp.Body.Close()

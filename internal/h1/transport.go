@@ -11,9 +11,9 @@
 // goroutine switches and several allocations fewer per request.
 //
 // It takes only what it can carry exactly as net/http would: http:// URLs,
-// no body or a body of known length (Content-Length), no trailers, no
+// no body or one of known length up to 64 KiB, no trailers, no
 // Expect: 100-continue, no protocol upgrade and no CONNECT. Everything else
-// (https, where net/http negotiates HTTP/2; chunked request bodies;
+// (https, where net/http negotiates HTTP/2; chunked or larger request bodies;
 // upgrades; CONNECT) goes to Fallback.
 //
 // It refuses, before a byte is sent, what net/http's Transport refuses: a
@@ -94,6 +94,11 @@ var ErrNotTaken = errors.New("h1: request not supported without a fallback trans
 // errClosed is returned once CloseIdleConnections has been called with
 // close set; see Close.
 var errClosed = errors.New("h1: transport closed")
+
+// maxBody is the largest request body the Transport sends itself: it
+// writes the whole request before it reads, and this much always fits the
+// kernel's socket buffers even when the upstream has stopped reading.
+const maxBody = 64 << 10
 
 // defaultProbeAfter is how long a connection may sit idle before it is
 // checked (one non-blocking read) for a close the upstream sent meanwhile.
@@ -293,8 +298,12 @@ func takes(req *http.Request) bool {
 	if len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 {
 		return false
 	}
-	if req.Body != nil && req.Body != http.NoBody && req.ContentLength <= 0 {
-		return false // a body of unknown length: chunked
+	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > maxBody) {
+		// A body of unknown length (chunked), or one too large to be sure
+		// it fits the socket's buffers: net/http's Transport reads the
+		// answer while it writes, so an upstream that answers early (413)
+		// and stops reading cannot hold the write until the deadline.
+		return false
 	}
 	if _, ok := req.Header["Expect"]; ok {
 		return false

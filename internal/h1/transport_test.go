@@ -428,6 +428,10 @@ func TestFallback(t *testing.T) {
 	}{
 		{"https", func() *http.Request { r, _ := http.NewRequest("GET", "https://127.0.0.1:1/", nil); return r }},
 		{"unknown length body", chunkedBody},
+		{"large body", func() *http.Request {
+			r, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(make([]byte, maxBody+1)))
+			return r
+		}},
 		{"expect", func() *http.Request {
 			r, _ := http.NewRequest("PUT", srv.URL, strings.NewReader("x"))
 			r.Header.Set("Expect", "100-continue")
