@@ -217,19 +217,9 @@ func TestLongBodyIsAnError(t *testing.T) {
 // them.
 func TestLeftoverInSocketNotReused(t *testing.T) {
 	body := strings.Repeat("b", 20000)
-	var conns atomic.Int64
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		conns.Add(1)
-		c.SetDeadline(time.Now().Add(5 * time.Second)) // a failure, not a hang
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, req.Body)
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n"+body+
-				"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
-		}
+	url, conns := answering(t, func(int64, int) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n" + body +
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale", true
 	})
 	tr := newTransport(t)
 	tr.probeAfter = -1
@@ -255,18 +245,8 @@ func TestLeftoverInSocketNotReused(t *testing.T) {
 // Read returns its error even for bytes already buffered, and the
 // connection is not reused.
 func TestBodyReadAfterCancel(t *testing.T) {
-	var conns atomic.Int64
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		conns.Add(1)
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, req.Body)
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
-		}
+	url, conns := answering(t, func(int64, int) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", true
 	})
 	tr := newTransport(t)
 	tr.probeAfter = -1
@@ -307,22 +287,11 @@ func TestNoBodyAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var conns atomic.Int64
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-				n := conns.Add(1)
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				for i := 0; ; i++ {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					if n == 1 && i == 0 {
-						io.WriteString(c, tc.resp)
-						continue
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+			url, conns := answering(t, func(n int64, i int) (string, bool) {
+				if n == 1 && i == 0 {
+					return tc.resp, true
 				}
+				return "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond", true
 			})
 			tr := newTransport(t)
 			tr.probeAfter = -1

@@ -152,6 +152,31 @@ func rawServer(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) string {
 	return "http://" + ln.Addr().String()
 }
 
+// answering is a rawServer that, on each connection (numbered from 1),
+// reads requests (numbered from 0), discards their bodies and writes what
+// answer returns, until answer says no more or the client goes; conns
+// counts the connections. A 5 s deadline turns a hang into a failure.
+func answering(t *testing.T, answer func(conn int64, i int) (resp string, more bool)) (url string, conns *atomic.Int64) {
+	conns = new(atomic.Int64)
+	url = rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		n := conns.Add(1)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			resp, more := answer(n, i)
+			io.WriteString(c, resp)
+			if !more {
+				return
+			}
+		}
+	})
+	return url, conns
+}
+
 // answerOnce reads one request and answers it with resp, then returns
 // (closing the connection).
 func answerOnce(resp string) func(net.Conn, *bufio.Reader) {
@@ -166,12 +191,9 @@ func answerOnce(resp string) func(net.Conn, *bufio.Reader) {
 }
 
 func TestStaleConnectionResent(t *testing.T) {
-	var conns atomic.Int64
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		conns.Add(1)
-		answerOnce("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")(c, br)
-		// closed without Connection: close, as an idle timeout does
-	})
+	// Closed after one answer without Connection: close, as an idle
+	// timeout does.
+	url, conns := answering(t, func(int64, int) (string, bool) { return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false })
 	tr := newTransport(t)
 	req, _ := http.NewRequest("GET", url, nil)
 	do(t, tr, req)
@@ -203,11 +225,7 @@ func TestStalePostNotResent(t *testing.T) {
 }
 
 func TestProbeFindsClosedIdleConnection(t *testing.T) {
-	var conns atomic.Int64
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		conns.Add(1)
-		answerOnce("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")(c, br)
-	})
+	url, _ := answering(t, func(int64, int) (string, bool) { return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false })
 	tr := newTransport(t)
 	tr.probeAfter = time.Nanosecond
 	req, _ := http.NewRequest("GET", url, nil)
@@ -229,18 +247,9 @@ func TestProbeFindsClosedIdleConnection(t *testing.T) {
 }
 
 func TestUnsolicitedBytesNotReused(t *testing.T) {
-	var conns atomic.Int64
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		conns.Add(1)
-		for i := 0; ; i++ {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, req.Body)
-			// An answer and a second, unasked one in the same write.
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
-		}
+	url, conns := answering(t, func(int64, int) (string, bool) {
+		// An answer and a second, unasked one in the same write.
+		return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale", true
 	})
 	tr := newTransport(t)
 	tr.probeAfter = -1
@@ -270,21 +279,7 @@ func TestAnswerFraming(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var conns atomic.Int64
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-				conns.Add(1)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					io.WriteString(c, tc.resp)
-					if !tc.reuse {
-						return
-					}
-				}
-			})
+			url, conns := answering(t, func(int64, int) (string, bool) { return tc.resp, tc.reuse })
 			tr := newTransport(t)
 			for range 2 {
 				req, _ := http.NewRequest("GET", url, nil)
